@@ -1,0 +1,52 @@
+// ai3's own choice of conv2d algorithm for a layer shape, without timing the layer.
+//
+// A cost model: each algorithm's time is its arithmetic at a sustained rate scaled
+// by shape efficiencies (register-tile fill, short GEMM dimensions, wasted virtual
+// columns) plus the memory traffic its lowering or transforms add. The rates and
+// bandwidths are machine constants measured by calibrate() on fixed reference
+// layers (never on the layer being guessed); until calibrated, the built-in values
+// measured on the reference machine (2-core Zen 4, AVX-512) are used.
+#pragma once
+#include "dtype.hpp"
+#include "ops.hpp"
+#include "registry.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ai3 {
+
+struct CostConstants {
+    double gemm_rate = 190e9;    // FLOP/s of the packed GEMM on well-shaped operands
+    double direct_rate = 130e9;  // FLOP/s of the blocked direct loop nest
+    double winograd_rate = 180e9; // FLOP/s of winograd's batched products
+    double bandwidth = 12e9;     // bytes/s streaming through DRAM
+    double cache_bandwidth = 60e9; // bytes/s when the data stays in L2
+    double gather_rate = 15e9;   // bytes/s the implicit GEMM's packing gathers (decoding indices)
+    double precomp_gather_rate = 20e9; // the same with precomputed offsets
+    bool measured = false;
+};
+
+std::map<std::string, double> to_map(const CostConstants &c);
+CostConstants from_map(const std::map<std::string, double> &m);
+
+// The constants in use for this dtype and backend (set_cost_constants or built-in).
+CostConstants cost_constants(DType dtype, Backend backend);
+void set_cost_constants(DType dtype, Backend backend, const CostConstants &c);
+// Measures the constants by timing the registered kernels on reference layers.
+CostConstants calibrate(DType dtype, Backend backend);
+
+// The concrete (non-meta) conv2d algorithms, in order of preference on ties.
+const std::vector<std::string> &conv2d_concrete_algorithms();
+
+// Whether `algorithm` can run this configuration at all (winograd: 3x3, stride 1, dilation 1).
+bool conv2d_applicable(const std::string &algorithm, const Conv2dParams &p);
+
+// Modelled time in seconds of `algorithm` on this layer.
+double conv2d_cost(const std::string &algorithm, const Conv2dParams &p, DType dtype, const CostConstants &c);
+
+// The registered, applicable algorithm with the lowest modelled cost.
+std::string guess_conv2d(const Conv2dParams &p, DType dtype, Backend backend);
+
+} // namespace ai3

@@ -1,0 +1,224 @@
+// Backend-neutral layers: shape inference and validation (every bad input is a
+// typed error before any kernel runs), algorithm resolution, and a kernel cache
+// per (input shape, dtype, device) so the registry is consulted once, not per call.
+#pragma once
+#include "guess.hpp"
+#include "ops.hpp"
+#include "registry.hpp"
+#include "tensor.hpp"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace ai3 {
+
+class Layer {
+  public:
+    explicit Layer(std::string algorithm) : algorithm_(std::move(algorithm)) {}
+    virtual ~Layer() = default;
+    Layer(const Layer &) = delete;
+    Layer &operator=(const Layer &) = delete;
+
+    virtual const char *op() const = 0;
+    // Validates the input shape and returns the output shape.
+    virtual Shape out_shape(const Shape &in) const = 0;
+    // `in` and `out` are dense buffers of `in` / out_shape(in) elements of `dtype`.
+    virtual void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) = 0;
+    // Elementwise layers may run with in == out on the Model's own buffers.
+    virtual bool elementwise() const { return false; }
+    // Layers that only change the shape (flatten): the Model reuses the buffer.
+    virtual bool is_view() const { return false; }
+    // The dtype of owned parameters, if any (a Model's input must match it).
+    virtual std::optional<DType> param_dtype() const { return std::nullopt; }
+
+    const std::string &algorithm() const { return algorithm_; }
+    // The concrete algorithm the last forward ran ("" before the first run).
+    std::string resolved_algorithm() const {
+        std::lock_guard<std::mutex> lk(mu_);
+        return resolved_;
+    }
+    // What the layer would run for this input (resolves guess/default without running).
+    virtual std::string resolve_for(const Shape &in, DType dtype, const Device &dev) const;
+    // Forget resolved algorithms and built kernels (after tuning changed what `default` picks).
+    void clear_cache();
+
+  protected:
+    struct CacheKey {
+        std::string tag;
+        Shape shape;
+        int dtype, backend, index;
+        bool operator<(const CacheKey &o) const {
+            return std::tie(tag, shape, dtype, backend, index) < std::tie(o.tag, o.shape, o.dtype, o.backend, o.index);
+        }
+    };
+    struct CacheEntry {
+        std::shared_ptr<void> kernel;
+        std::string algorithm;
+    };
+
+    // Resolves (once per key) the algorithm and builds the kernel; returns it.
+    template <class Op, class T, class Resolve>
+    Kernel<Op, T> &cached_kernel(const std::string &tag, const Shape &shape, const typename Op::Params &p,
+                                 const Device &dev, Resolve &&resolve) {
+        CacheKey key{tag, shape, int(dtype_of<T>::value), int(dev.backend), dev.index};
+        std::lock_guard<std::mutex> lk(mu_);
+        auto it = cache_.find(key);
+        if (it == cache_.end()) {
+            std::string algo = resolve();
+            auto factory = registry().get<Op, T>(algo, dev.backend);
+            std::shared_ptr<Kernel<Op, T>> k(factory(p, dev));
+            it = cache_.emplace(key, CacheEntry{std::static_pointer_cast<void>(k), algo}).first;
+        }
+        if (tag == op()) resolved_ = it->second.algorithm;
+        return *static_cast<Kernel<Op, T> *>(it->second.kernel.get());
+    }
+
+    std::string algorithm_;
+    mutable std::mutex mu_;
+    std::string resolved_;
+    std::map<CacheKey, CacheEntry> cache_;
+};
+
+// ---- conv2d -------------------------------------------------------------------
+
+struct Conv2dConfig {
+    int64_t stride_h = 1, stride_w = 1;
+    int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+    int64_t dil_h = 1, dil_w = 1;
+    int64_t groups = 1;
+    PadMode padding_mode = PadMode::zeros;
+};
+
+class Conv2dLayer final : public Layer {
+  public:
+    // Owned parameters (ai3.Model). `bias` may be empty.
+    Conv2dLayer(Tensor weight, std::optional<Tensor> bias, Conv2dConfig cfg, std::string algorithm);
+    // Borrowed parameters (swap_conv2d): only shapes are fixed; pointers come per call.
+    Conv2dLayer(Shape weight_shape, bool has_bias, Conv2dConfig cfg, std::string algorithm);
+
+    const char *op() const override { return "conv2d"; }
+    Shape out_shape(const Shape &in) const override;
+    void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
+    void forward_with(const void *in, const Shape &in_shape, const void *weight, const void *bias, void *out,
+                      DType dtype, const Device &dev, uint64_t weight_version = 0);
+    std::optional<DType> param_dtype() const override;
+    std::string resolve_for(const Shape &in, DType dtype, const Device &dev) const override;
+    // The key ai3.tune stores this layer's measured winner under, for this input.
+    std::string tune_key(const Shape &in, DType dtype, const Device &dev) const;
+
+    const Conv2dConfig &config() const { return cfg_; }
+    const Shape &weight_shape() const { return wshape_; }
+
+    // The kernel parameters for an input shape (as the kernel sees it: pre-padded for
+    // non-zero padding modes).
+    Conv2dParams params(const Shape &in) const { return params_for(in); }
+
+  private:
+    Conv2dParams params_for(const Shape &in) const;
+    template <class T>
+    void run(const T *in, const Shape &in_shape, const T *w, const T *b, T *out, const Device &dev,
+             uint64_t weight_version);
+
+    Shape wshape_;
+    bool has_bias_;
+    Conv2dConfig cfg_;
+    std::optional<Tensor> weight_, bias_;
+};
+
+// ---- linear ---------------------------------------------------------------------
+
+class LinearLayer final : public Layer {
+  public:
+    LinearLayer(Tensor weight, std::optional<Tensor> bias, std::string algorithm);
+    const char *op() const override { return "linear"; }
+    Shape out_shape(const Shape &in) const override;
+    void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
+    std::optional<DType> param_dtype() const override { return weight_.dtype(); }
+
+  private:
+    Tensor weight_;
+    std::optional<Tensor> bias_;
+};
+
+// ---- pooling ------------------------------------------------------------------
+
+struct Pool2dConfig {
+    int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+    bool ceil_mode = false;
+    bool count_include_pad = true;
+    int64_t divisor_override = 0;
+};
+
+class Pool2dLayer final : public Layer {
+  public:
+    enum Kind { max, avg };
+    Pool2dLayer(Kind kind, Pool2dConfig cfg, std::string algorithm);
+    const char *op() const override { return kind_ == max ? "maxpool2d" : "avgpool2d"; }
+    Shape out_shape(const Shape &in) const override;
+    void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
+    const Pool2dConfig &config() const { return cfg_; }
+
+  private:
+    Kind kind_;
+    Pool2dConfig cfg_;
+};
+
+class AdaptiveAvgPool2dLayer final : public Layer {
+  public:
+    // A non-positive size keeps that input dimension (torch's None).
+    AdaptiveAvgPool2dLayer(int64_t out_h, int64_t out_w, std::string algorithm);
+    const char *op() const override { return "adaptiveavgpool2d"; }
+    Shape out_shape(const Shape &in) const override;
+    void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
+
+  private:
+    int64_t out_h_, out_w_;
+};
+
+class ReLULayer final : public Layer {
+  public:
+    explicit ReLULayer(std::string algorithm) : Layer(std::move(algorithm)) {}
+    const char *op() const override { return "relu"; }
+    Shape out_shape(const Shape &in) const override { return in; }
+    void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
+    bool elementwise() const override { return true; }
+};
+
+class FlattenLayer final : public Layer {
+  public:
+    FlattenLayer(int64_t start_dim, int64_t end_dim, std::string algorithm);
+    const char *op() const override { return "flatten"; }
+    Shape out_shape(const Shape &in) const override;
+    void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
+    bool is_view() const override { return true; }
+
+  private:
+    int64_t start_, end_;
+};
+
+// ---- model ----------------------------------------------------------------------
+
+// A chain of layers run in one C++ call. Intermediate activations live in two
+// buffers planned once per input shape and reused; the output is a fresh tensor
+// (callers keep it), the input is only read.
+class Model {
+  public:
+    explicit Model(std::vector<std::shared_ptr<Layer>> layers);
+    Tensor forward(const void *in, const Shape &in_shape, DType dtype, const Device &dev);
+    Shape out_shape(const Shape &in) const;
+    const std::vector<std::shared_ptr<Layer>> &layers() const { return layers_; }
+
+  private:
+    std::vector<std::shared_ptr<Layer>> layers_;
+    std::mutex mu_;
+    Shape planned_for_;
+    DType planned_dtype_ = DType::f32;
+    Tensor buffers_[2];
+};
+
+} // namespace ai3

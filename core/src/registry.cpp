@@ -1,0 +1,10 @@
+#include "ai3/registry.hpp"
+
+namespace ai3 {
+
+Registry &registry() {
+    static Registry r;
+    return r;
+}
+
+} // namespace ai3

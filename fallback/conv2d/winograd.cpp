@@ -1,0 +1,230 @@
+// winograd: Winograd minimal filtering F(2x2,3x3) / F(4x4,3x3) for 3x3 convolutions with
+// stride 1 and dilation 1 (any padding, groups, batch, bias). Other configurations are
+// refused at kernel build time with ai3::Unimplemented; nothing else runs under this name.
+//
+// Per output tile of m x m (alpha = m + 2 input rows/columns):
+//   U = G g G^T    per (output channel, input channel): computed once per (weight pointer,
+//                  weight_version) and cached in the kernel, packed for the micro-kernel as
+//                  [group][xi][K/g in panels of KB][C/g][KB] (xi = one of alpha^2 coordinates)
+//   V = B^T d B    per (input channel, tile), from the input directly (zero padding is
+//                  applied while gathering; there is no padded copy of the input)
+//   M[xi] = U[xi] V[xi]   alpha^2 independent products (K/g x C/g) x (C/g x tiles),
+//                  by a register-tiled micro-kernel that reads U and V in place (both are
+//                  already in its layout, so nothing is packed per call)
+//   Y = A^T M A + bias, the valid part of each tile written to the output.
+//
+// Work is split over (image, group, tile block, output-channel range). A tile block is a
+// run of whole SIMD vectors of tiles sized so one coordinate's V[xi] (C/g x tiles) stays
+// in L2 while the micro-kernel sweeps all output channels over it; output channels are
+// split into ranges only when there are too few blocks to keep every thread busy (small
+// images), and each range then streams just its part of U.
+//
+// Tile size (m): each image costs ~ alpha^2 * tiles * K*C/g multiply-adds, and every call
+// streams U (alpha^2 * K*C/g values) once per image and block, which costs about as much
+// as kUStreamTiles extra tiles of multiply-adds (U of a 512x512 layer does not stay in
+// cache). So m = 4 unless
+//     16 * (N * ceil(P/2) * ceil(Q/2) + kUStreamTiles) < 36 * (N * ceil(P/4) * ceil(Q/4) + kUStreamTiles),
+// which picks F(2x2) for outputs up to ~16x16 at batch 1 (where 6x6 tiles waste the most
+// and U(F4) = 2.25 x U(F2) dominates), F(4x4) from ~20x20 or for larger batches.
+// AI3_WINOGRAD_TILE=2 or 4 in the environment forces one (tests, benchmarks).
+//
+// The per-ISA code (winograd_kernel.hpp) is compiled three times under target pragmas
+// (generic / AVX2 / AVX-512) and picked by the fallback GEMM's switch (gemm_active_isa()).
+#include "../gemm/gemm_isa.hpp"
+#include "../kernels.hpp"
+#include "ai3/errors.hpp"
+#include "ai3/parallel.hpp"
+#include "ai3/scratch.hpp"
+#include "im2col.hpp"
+#include "winograd_transforms.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#define AI3_PER_ISA_HEADER "conv2d/winograd_kernel.hpp" // found through the fallback/ include path
+#define AI3_PER_ISA_PREFIX wg
+#include "../simd/per_isa.inc"
+
+namespace ai3::fallback {
+
+namespace {
+
+constexpr int64_t kUStreamTiles = 32;               // see the tile-size rule above
+constexpr int64_t kVxBytes = int64_t(160) << 10;    // one coordinate's V[xi] (C/g x tiles), kept in L2
+constexpr int64_t kMChunkBytes = int64_t(2) << 20;   // products of one output-channel chunk
+
+int choose_tile(const Conv2dParams &p) {
+    // Test/benchmark hook: AI3_WINOGRAD_TILE=2 or 4 forces the tile size.
+    if (const char *e = std::getenv("AI3_WINOGRAD_TILE")) {
+        if (std::strcmp(e, "2") == 0) return 2;
+        if (std::strcmp(e, "4") == 0) return 4;
+    }
+    auto cost = [&](int64_t m) {
+        const int64_t a = m + 2, tiles = ((p.P + m - 1) / m) * ((p.Q + m - 1) / m);
+        return a * a * (p.N * tiles + kUStreamTiles);
+    };
+    return cost(2) < cost(4) ? 2 : 4;
+}
+
+enum class Isa { Generic, Avx2, Avx512 };
+
+Isa pick_isa() {
+#if defined(AI3_PER_ISA_X86)
+    switch (detail::gemm_active_isa()) {
+    case detail::GemmIsa::Avx512: return Isa::Avx512;
+    case detail::GemmIsa::Avx2: return Isa::Avx2;
+    default: break;
+    }
+#endif
+    return Isa::Generic;
+}
+
+template <class T> int64_t isa_kb(Isa isa) {
+    switch (isa) {
+#if defined(AI3_PER_ISA_X86)
+    case Isa::Avx512: return detail::wg_avx512::kKB;
+    case Isa::Avx2: return detail::wg_avx2::kKB;
+#endif
+    default: return detail::wg_generic::kKB;
+    }
+}
+
+template <class T> int64_t isa_lanes(Isa isa) {
+    const int64_t bytes = isa == Isa::Avx512 ? 64 : isa == Isa::Avx2 ? 32 : 16;
+    return bytes / int64_t(sizeof(T));
+}
+
+template <class T> detail::WgPlan make_plan(const Conv2dParams &p, Isa isa) {
+    detail::WgPlan pl;
+    pl.m = choose_tile(p);
+    pl.alpha = pl.m + 2;
+    pl.N = p.N, pl.C = p.C, pl.H = p.H, pl.W = p.W, pl.K = p.K, pl.P = p.P, pl.Q = p.Q;
+    pl.pad_h = p.pad_h, pl.pad_w = p.pad_w;
+    pl.G = p.groups, pl.cpg = p.C / p.groups, pl.kpg = p.K / p.groups;
+    pl.has_bias = p.has_bias;
+    pl.kb = isa_kb<T>(isa);
+    pl.lanes = isa_lanes<T>(isa);
+    pl.kpad = (pl.kpg + pl.kb - 1) / pl.kb * pl.kb;
+    pl.tilesY = (p.P + pl.m - 1) / pl.m;
+    pl.tilesX = (p.Q + pl.m - 1) / pl.m;
+    pl.ntiles = pl.tilesY * pl.tilesX;
+    const int64_t L = pl.lanes, A2 = int64_t(pl.alpha) * pl.alpha, s = int64_t(sizeof(T));
+    const int64_t cpg = std::max<int64_t>(1, pl.cpg);
+    pl.nvec = std::max<int64_t>(1, (pl.ntiles + L - 1) / L);
+    // vectors of tiles per block: one coordinate's V[xi] (C/g x tiles) in L2, 4..16 vectors
+    // (U is streamed once per block, so wider blocks reuse it more; measured: 3-vector
+    // blocks lost ~20% on 512-channel layers, 10-16 were alike)
+    const int64_t vb = std::max<int64_t>(4, std::min<int64_t>(16, kVxBytes / (cpg * s * L)));
+    pl.nblk = (pl.nvec + vb - 1) / vb;
+    const int64_t maxvec = (pl.nvec + pl.nblk - 1) / pl.nblk;
+    pl.ldv = maxvec * L;
+    // output-channel ranges: enough work items to balance the threads; each range costs a
+    // repeated input transform, so a small penalty per extra range
+    const int64_t nt = std::max(1, num_threads()), base = std::max<int64_t>(1, pl.N * pl.G * pl.nblk);
+    const int64_t nkb = pl.kpad / pl.kb;
+    double best = 1e300;
+    for (int64_t ks = 1; ks <= std::min<int64_t>(8, std::max<int64_t>(1, nkb)); ++ks) {
+        const double t = double((base * ks + nt - 1) / nt) / double(ks) * (1.0 + 0.05 * double(ks - 1));
+        if (t < best - 1e-12) best = t, pl.nks = ks;
+    }
+    const int64_t krange = (nkb + pl.nks - 1) / pl.nks * pl.kb;
+    pl.kch = std::max<int64_t>(pl.kb, std::min<int64_t>(krange, kMChunkBytes / (A2 * pl.ldv * s) / pl.kb * pl.kb));
+    auto align = [](int64_t x) { return (x + 15) / 16 * 16; };
+    const int64_t cap = (pl.ldv + 2 + pl.lanes - 1) / pl.lanes * pl.lanes + pl.lanes; // as in run_item
+    pl.scratch_elems = align(A2 * detail::wg_plane_stride(cpg * (pl.ldv + L), s)) +
+                       align(A2 * detail::wg_plane_stride(pl.kch * pl.ldv, s)) + pl.lanes + align(pl.m * cap + 8) +
+                       align(pl.m * cap) + align(A2 * cap) + align(int64_t(pl.m) * pl.alpha * cap) + 16;
+    return pl;
+}
+
+// U[g][xi][kpad/KB][cpg][KB] from the K x cpg x 3 x 3 weights (double arithmetic).
+template <class T, int M> void transform_filters(const detail::WgPlan &pl, const T *w, T *U) {
+    using Mat = detail::WinogradMatrices<M>;
+    constexpr int A = M + 2, A2 = A * A;
+    const int64_t cpg = pl.cpg, kpg = pl.kpg, kpad = pl.kpad, KB = pl.kb;
+    parallel_for(pl.G * kpad, 4, [&](int64_t b, int64_t e) {
+        for (int64_t gk = b; gk < e; ++gk) {
+            const int64_t g = gk / kpad, k = gk % kpad, kblk = k / KB, kk = k % KB;
+            for (int64_t c = 0; c < cpg; ++c) {
+                double u[A][A] = {};
+                if (k < kpg) {
+                    const T *f = w + ((g * kpg + k) * cpg + c) * 9;
+                    double tmp[A][3];
+                    for (int i = 0; i < A; ++i)
+                        for (int s = 0; s < 3; ++s)
+                            tmp[i][s] = Mat::G[i][0] * double(f[s]) + Mat::G[i][1] * double(f[3 + s]) +
+                                        Mat::G[i][2] * double(f[6 + s]);
+                    for (int i = 0; i < A; ++i)
+                        for (int j = 0; j < A; ++j)
+                            u[i][j] = tmp[i][0] * Mat::G[j][0] + tmp[i][1] * Mat::G[j][1] + tmp[i][2] * Mat::G[j][2];
+                }
+                for (int xi = 0; xi < A2; ++xi)
+                    U[(((g * A2 + xi) * (kpad / KB) + kblk) * cpg + c) * KB + kk] = T(u[xi / A][xi % A]);
+            }
+        }
+    });
+}
+
+template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
+  public:
+    WinogradKernel(const Conv2dParams &p, Isa isa) : p_(p), isa_(isa), pl_(make_plan<T>(p, isa)) {}
+
+    void run(const Conv2d::Args<T> &a) override {
+        const Conv2dParams &p = p_;
+        const int64_t PQ = p.P * p.Q;
+        if (p.N == 0 || PQ == 0 || p.K == 0) return;
+        if (pl_.cpg == 0) { // no input channels: the output is the bias
+            for (int64_t n = 0; n < p.N; ++n)
+                for (int64_t k = 0; k < p.K; ++k)
+                    std::fill(a.output + (n * p.K + k) * PQ, a.output + (n * p.K + k + 1) * PQ,
+                              p.has_bias ? a.bias[k] : T(0));
+            return;
+        }
+        if (!have_u_ || a.weight != u_weight_ || a.weight_version != u_version_) {
+            U_.assign(size_t(pl_.G * pl_.alpha * pl_.alpha * pl_.kpad * pl_.cpg), T(0));
+            if (pl_.m == 4)
+                transform_filters<T, 4>(pl_, a.weight, U_.data());
+            else
+                transform_filters<T, 2>(pl_, a.weight, U_.data());
+            u_weight_ = a.weight;
+            u_version_ = a.weight_version;
+            have_u_ = true;
+        }
+        switch (isa_) {
+#if defined(AI3_PER_ISA_X86)
+        case Isa::Avx512: return detail::wg_avx512::run_all<T>(pl_, a, U_.data());
+        case Isa::Avx2: return detail::wg_avx2::run_all<T>(pl_, a, U_.data());
+#endif
+        default: return detail::wg_generic::run_all<T>(pl_, a, U_.data());
+        }
+    }
+
+  private:
+    Conv2dParams p_;
+    Isa isa_;
+    detail::WgPlan pl_;
+    std::vector<T> U_;
+    const T *u_weight_ = nullptr;
+    uint64_t u_version_ = 0;
+    bool have_u_ = false;
+};
+
+} // namespace
+
+template <class T> KernelPtr<Conv2d, T> make_winograd(const Conv2dParams &p, const Device &) {
+    detail::check_conv(p);
+    if (!(p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1))
+        throw Unimplemented(str("winograd needs a 3x3 kernel with stride 1 and dilation 1; this conv2d has kernel ",
+                                p.R, "x", p.S, ", stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dil_h,
+                                ", ", p.dil_w, ")"));
+    return std::make_unique<WinogradKernel<T>>(p, pick_isa());
+}
+
+template KernelPtr<Conv2d, float> make_winograd<float>(const Conv2dParams &, const Device &);
+template KernelPtr<Conv2d, double> make_winograd<double>(const Conv2dParams &, const Device &);
+
+} // namespace ai3::fallback

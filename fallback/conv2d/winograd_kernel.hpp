@@ -1,0 +1,298 @@
+// The winograd convolution's per-ISA code (transforms, batched-product micro-kernel,
+// work-item driver), compiled by winograd.cpp once per ISA (generic / AVX2 / AVX-512)
+// under a target pragma, each copy in its own namespace AI3_ISA_NS; AI3_FB_VBYTES is the
+// vector width in bytes. No include guard on purpose; the including file pulls in every
+// standard header first. The transforms are plain loops over a contiguous run of tiles,
+// which the compiler vectorises for the ISA at hand; the transform coefficients are
+// compile-time constants, so zero terms vanish and +-1 terms cost no multiply.
+#if !defined(AI3_ISA_NS) || !defined(AI3_FB_VBYTES)
+#error "define AI3_ISA_NS and AI3_FB_VBYTES before including winograd_kernel.hpp"
+#endif
+
+#ifndef AI3_WG_UNROLL
+#define AI3_WG_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+namespace ai3::fallback::detail::AI3_ISA_NS {
+
+constexpr int kVBytes = AI3_FB_VBYTES;
+#if AI3_FB_VBYTES == 64
+constexpr int kKB = 8; // register tile: 8 output channels x up to 3 vectors of tiles (24 of 32 zmm)
+#else
+constexpr int kKB = 4; // 4 x up to 3 vectors (12 of 16 ymm/xmm)
+#endif
+constexpr int kMaxNV = 3;
+
+template <class T> struct Vec {
+    typedef T type __attribute__((vector_size(AI3_FB_VBYTES)));
+};
+
+template <class T> using VecT = typename Vec<T>::type;
+// Unaligned, aliasing vector access.
+template <class T> struct UVec {
+    typedef T type __attribute__((vector_size(AI3_FB_VBYTES), aligned(sizeof(T)), may_alias));
+};
+template <class T> inline VecT<T> vload(const T *p) { return *reinterpret_cast<const typename UVec<T>::type *>(p); }
+template <class T> inline void vstore(T *p, const VecT<T> &v) { *reinterpret_cast<typename UVec<T>::type *>(p) = v; }
+
+// sum_j row[j] * x[j] with the constant row folded in: zero terms skipped, +-1 free.
+// E is T or a vector of T.
+template <class T, class E, int N> inline E apply_row(const double (&row)[N], const E (&x)[N]) {
+    E acc{};
+    bool first = true;
+    AI3_WG_UNROLL for (int j = 0; j < N; ++j) {
+        const double c = row[j];
+        if (c == 0.0) continue;
+        const E t = c == 1.0 ? x[j] : c == -1.0 ? -x[j] : x[j] * T(c);
+        if (first) {
+            acc = t;
+            first = false;
+        } else {
+            acc += t;
+        }
+    }
+    return acc;
+}
+
+// out[i*M + b] = y[b][i] for the L lanes of M vectors (M = 2 or 4), as M vectors.
+template <class T, int M> inline void interleave(const VecT<T> (&y)[M], VecT<T> (&o)[M]) {
+    constexpr int L = kVBytes / int(sizeof(T));
+#if defined(__clang__) // __builtin_shuffle is GCC's; lane by lane elsewhere
+    for (int i = 0; i < L; ++i)
+        for (int b = 0; b < M; ++b) o[(i * M + b) / L][(i * M + b) % L] = y[b][i];
+#else
+    using I = typename std::conditional<sizeof(T) == 4, int32_t, int64_t>::type;
+    typedef I IV __attribute__((vector_size(AI3_FB_VBYTES)));
+    IV lo, hi;
+    for (int i = 0; i < L; ++i) {
+        lo[i] = I(i / 2 + (i % 2) * L);
+        hi[i] = I(L / 2 + i / 2 + (i % 2) * L);
+    }
+    if constexpr (M == 2) {
+        o[0] = __builtin_shuffle(y[0], y[1], lo);
+        o[1] = __builtin_shuffle(y[0], y[1], hi);
+    } else {
+        const VecT<T> a = __builtin_shuffle(y[0], y[2], lo), b = __builtin_shuffle(y[0], y[2], hi);
+        const VecT<T> c = __builtin_shuffle(y[1], y[3], lo), d = __builtin_shuffle(y[1], y[3], hi);
+        o[0] = __builtin_shuffle(a, c, lo);
+        o[1] = __builtin_shuffle(a, c, hi);
+        o[2] = __builtin_shuffle(b, d, lo);
+        o[3] = __builtin_shuffle(b, d, hi);
+    }
+#endif
+}
+
+// out[kk][col..] = sum_c u[c][kk] * v[c][col..] for kKB rows and NV vectors of tiles.
+template <class T, int NV>
+inline void micro(int64_t C, const T *__restrict u, const T *__restrict v, int64_t ldv, T *__restrict out,
+                  int64_t ldo) {
+    constexpr int L = kVBytes / int(sizeof(T));
+    using V = typename Vec<T>::type;
+    V acc[kKB][NV];
+    AI3_WG_UNROLL for (int kk = 0; kk < kKB; ++kk) AI3_WG_UNROLL for (int j = 0; j < NV; ++j) acc[kk][j] = V{};
+    for (int64_t c = 0; c < C; ++c, u += kKB, v += ldv) {
+        __builtin_prefetch(u + 16 * kKB); // U streams from memory (it rarely fits in cache)
+        V x[NV];
+        AI3_WG_UNROLL for (int j = 0; j < NV; ++j) x[j] = vload(v + j * L);
+        AI3_WG_UNROLL for (int kk = 0; kk < kKB; ++kk) {
+            const T w = u[kk];
+            AI3_WG_UNROLL for (int j = 0; j < NV; ++j) acc[kk][j] += x[j] * w;
+        }
+    }
+    AI3_WG_UNROLL for (int kk = 0; kk < kKB; ++kk) AI3_WG_UNROLL for (int j = 0; j < NV; ++j)
+        vstore(out + kk * ldo + j * L, acc[kk][j]);
+}
+
+// Per-worker buffers of the input/output transforms of one tile-row segment.
+template <class T> struct SegBufs {
+    T *lin, *ph, *hb, *z;
+    int64_t cap; // row capacity (tiles + 2)
+};
+
+// V[xi][c][col + tx] for tiles tx0..tx0+ns-1 of tile row ty, channel plane `in` (H x W);
+// V rows for one xi are `vstride` apart. Padding is read as zero on the fly.
+template <class T, int M>
+void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64_t ns, T *__restrict v,
+                   int64_t vstride, const SegBufs<T> &b) {
+    using Mat = WinogradMatrices<M>;
+    constexpr int A = Mat::alpha;
+    constexpr int L = kVBytes / int(sizeof(T));
+    const int64_t cap = b.cap;
+    const int64_t w0 = tx0 * M - pl.pad_w, width = M * (ns + 1);
+    const int64_t xlo = std::min(width, std::max<int64_t>(0, -w0));
+    const int64_t xhi = std::max(xlo, std::min(width, pl.W - w0));
+    T *__restrict hb = b.hb;
+    // rows: zero-padded copy, split into M phases (ph[i][r][t] = row[t*M + r]), then the
+    // horizontal transform hb[i][j'][t] = sum_j BT[j'][j] * row[t*M + j].
+    for (int i = 0; i < A; ++i) {
+        const int64_t h = ty * M + i - pl.pad_h;
+        T *__restrict hr = hb + i * A * cap;
+        if (h < 0 || h >= pl.H || xhi <= xlo) {
+            for (int jp = 0; jp < A; ++jp) std::fill(hr + jp * cap, hr + jp * cap + ns, T(0));
+            continue;
+        }
+        T *__restrict lin = b.lin;
+        const T *row = in + h * pl.W + w0;
+        for (int64_t x = 0; x < xlo; ++x) lin[x] = T(0);
+        std::memcpy(lin + xlo, row + xlo, sizeof(T) * size_t(xhi - xlo));
+        for (int64_t x = xhi; x < width; ++x) lin[x] = T(0);
+        T *__restrict ph = b.ph;
+        for (int64_t t = 0; t <= ns; ++t)
+            AI3_WG_UNROLL for (int r = 0; r < M; ++r) ph[r * cap + t] = lin[t * M + r];
+        for (int64_t t = 0; t < ns; t += L) { // whole vectors: the buffers have room
+            VecT<T> d[A];
+            AI3_WG_UNROLL for (int j = 0; j < A; ++j) d[j] = vload(ph + (j % M) * cap + t + j / M);
+            AI3_WG_UNROLL for (int jp = 0; jp < A; ++jp) vstore(hr + jp * cap + t, apply_row<T>(Mat::BT[jp], d));
+        }
+    }
+    // vertical transform: v[i'*A + j'] = sum_i BT[i'][i] * hb[i][j'], in whole vectors: the
+    // lanes past this segment land in the next segment's columns (written after this one)
+    // or in the row's padding, never in data already written.
+    for (int jp = 0; jp < A; ++jp) {
+        for (int64_t t = 0; t < ns; t += L) {
+            VecT<T> e[A];
+            AI3_WG_UNROLL for (int i = 0; i < A; ++i) e[i] = vload(hb + (i * A + jp) * cap + t);
+            AI3_WG_UNROLL for (int ip = 0; ip < A; ++ip)
+                vstore(v + (ip * A + jp) * vstride + t, apply_row<T>(Mat::BT[ip], e));
+        }
+    }
+}
+
+// Output channel k's tiles tx0..tx0+ns-1 of tile row ty from mk[xi * mstride + tx]:
+// Y = A^T M A + bias, valid part written to the output plane `out` (P x Q).
+template <class T, int M>
+void output_segment(const WgPlan &pl, const T *__restrict mk, int64_t mstride, int64_t ty, int64_t tx0, int64_t ns,
+                    T bias, T *__restrict out, const SegBufs<T> &b) {
+    using Mat = WinogradMatrices<M>;
+    constexpr int A = Mat::alpha;
+    const int64_t cap = b.cap;
+    constexpr int L = kVBytes / int(sizeof(T));
+    T *__restrict z = b.z; // z[a][j][t] = sum_i AT[a][i] * M[i][j]
+    for (int j = 0; j < A; ++j)
+        for (int64_t t = 0; t < ns; t += L) {
+            VecT<T> e[A];
+            AI3_WG_UNROLL for (int i = 0; i < A; ++i) e[i] = vload(mk + (i * A + j) * mstride + t);
+            AI3_WG_UNROLL for (int a = 0; a < M; ++a) vstore(z + (a * A + j) * cap + t, apply_row<T>(Mat::AT[a], e));
+        }
+    const int64_t q0 = tx0 * M;
+    const int64_t full = std::min(ns, (pl.Q - q0) / M); // tiles entirely inside the output width
+    const int64_t qend = std::min(pl.Q - q0, ns * M);   // output columns of this segment
+    const VecT<T> vb = VecT<T>{} + bias;
+    for (int a = 0; a < M; ++a) {
+        const int64_t row = ty * M + a;
+        if (row >= pl.P) break;
+        T *__restrict orow = out + row * pl.Q + q0;
+        const T *__restrict za = z + a * A * cap;
+        for (int64_t t = 0; t < ns; t += L) {
+            VecT<T> e[A], y[M];
+            AI3_WG_UNROLL for (int j = 0; j < A; ++j) e[j] = vload(za + j * cap + t);
+            AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = apply_row<T>(Mat::AT[bb], e) + vb;
+            if (t + L <= full) {
+                VecT<T> o[M];
+                interleave<T, M>(y, o);
+                AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) vstore(orow + t * M + bb * L, o[bb]);
+            } else { // the last tiles: partial at the right edge of the output
+                for (int64_t i = 0; i < L && (t + i) * M < qend; ++i)
+                    for (int bb = 0; bb < M && (t + i) * M + bb < qend; ++bb) orow[(t + i) * M + bb] = y[bb][i];
+            }
+        }
+    }
+}
+
+// One work item: image n, group g, tiles [t0, t1), output channels [k0, k1) of the group
+// (k0 a multiple of kKB). U is packed [g][xi][kpad/kKB][cpg][kKB].
+template <class T, int M>
+void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t n, int64_t g, int64_t t0, int64_t t1,
+              int64_t k0, int64_t k1, T *scr) {
+    constexpr int A = M + 2, A2 = A * A;
+    constexpr int L = kVBytes / int(sizeof(T));
+    // V: [xi][c][ldvs] (rows padded by one vector for the transform's whole-vector stores),
+    // M: [xi][k][ldv]; planes wg_plane_stride apart.
+    const int64_t cpg = pl.cpg, ncols = t1 - t0, ldv = (ncols + L - 1) / L * L, nvec = ldv / L, ldvs = ldv + L;
+    const int64_t cap = (pl.ldv + 2 + L - 1) / L * L + L, kch = pl.kch;
+    const int64_t vstride = wg_plane_stride(cpg * ldvs, sizeof(T)), mstride = wg_plane_stride(kch * ldv, sizeof(T));
+    auto align = [](int64_t x) { return (x + 15) / 16 * 16; };
+    T *V = scr;
+    T *Mb = V + align(A2 * vstride);
+    SegBufs<T> bufs;
+    bufs.cap = cap;
+    bufs.lin = Mb + align(A2 * mstride);
+    bufs.ph = bufs.lin + align(M * cap + 8);  // rows padded to whole vectors plus one
+    bufs.hb = bufs.ph + align(M * cap);
+    bufs.z = bufs.hb + align(A * A * cap);
+
+    // input transform, tile-row segment by segment
+    const T *in_g = a.input + (n * pl.C + g * cpg) * pl.H * pl.W;
+    for (int64_t t = t0; t < t1;) {
+        const int64_t ty = t / pl.tilesX, tx0 = t % pl.tilesX, ns = std::min(pl.tilesX - tx0, t1 - t);
+        for (int64_t c = 0; c < cpg; ++c)
+            input_segment<T, M>(pl, in_g + c * pl.H * pl.W, ty, tx0, ns, V + c * ldvs + (t - t0), vstride, bufs);
+        t += ns;
+    }
+    if (ldv > ncols) // padding tiles: zeros, not the transform's spill-over
+        for (int64_t xi = 0; xi < A2; ++xi)
+            for (int64_t c = 0; c < cpg; ++c) std::fill(V + xi * vstride + c * ldvs + ncols, V + xi * vstride + c * ldvs + ldv, T(0));
+
+    T *out_n = a.output + n * pl.K * pl.P * pl.Q;
+    for (int64_t kc0 = k0; kc0 < k1; kc0 += kch) {
+        const int64_t kc1 = std::min(k1, kc0 + kch);
+        // batched products: for each xi, M[xi] (kc1-kc0 x tiles) = U[xi] (.. x cpg) V[xi] (cpg x tiles)
+        for (int xi = 0; xi < A2; ++xi) {
+            const T *Vx = V + xi * vstride;
+            T *Mx = Mb + xi * mstride;
+            const T *Ux = U + (g * A2 + xi) * pl.kpad * cpg;
+            for (int64_t kb = kc0; kb < kc1; kb += kKB) {
+                const T *up = Ux + kb * cpg;
+                T *mo = Mx + (kb - kc0) * ldv;
+                for (int64_t v0 = 0; v0 < nvec;) {
+                    const int64_t rem = nvec - v0;
+                    const int nv = rem == 4 ? 2 : int(std::min<int64_t>(kMaxNV, rem));
+                    if (nv == 3)
+                        micro<T, 3>(cpg, up, Vx + v0 * L, ldvs, mo + v0 * L, ldv);
+                    else if (nv == 2)
+                        micro<T, 2>(cpg, up, Vx + v0 * L, ldvs, mo + v0 * L, ldv);
+                    else
+                        micro<T, 1>(cpg, up, Vx + v0 * L, ldvs, mo + v0 * L, ldv);
+                    v0 += nv;
+                }
+            }
+        }
+        // output transform + bias
+        const int64_t kend = std::min(kc1, pl.kpg);
+        for (int64_t k = kc0; k < kend; ++k) {
+            const int64_t gk = g * pl.kpg + k;
+            const T bias = pl.has_bias ? a.bias[gk] : T(0);
+            T *out_k = out_n + gk * pl.P * pl.Q;
+            const T *mk = Mb + (k - kc0) * ldv;
+            for (int64_t t = t0; t < t1;) {
+                const int64_t ty = t / pl.tilesX, tx0 = t % pl.tilesX, ns = std::min(pl.tilesX - tx0, t1 - t);
+                output_segment<T, M>(pl, mk + (t - t0), mstride, ty, tx0, ns, bias, out_k, bufs);
+                t += ns;
+            }
+        }
+    }
+}
+
+// All work items of one call, over ai3's pool.
+template <class T> void run_all(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U) {
+    const int64_t L = kVBytes / int64_t(sizeof(T));
+    const int64_t nkb = pl.kpad / kKB;
+    const int64_t items = pl.N * pl.G * pl.nblk * pl.nks;
+    parallel_for(items, 1, [&](int64_t b, int64_t e) {
+        T *scr = scratch<T>(size_t(pl.scratch_elems), kScratchA);
+        for (int64_t it = b; it < e; ++it) {
+            const int64_t s = it % pl.nks, blk = (it / pl.nks) % pl.nblk, g = (it / (pl.nks * pl.nblk)) % pl.G,
+                          n = it / (pl.nks * pl.nblk * pl.G);
+            const int64_t v0 = pl.nvec * blk / pl.nblk, v1 = pl.nvec * (blk + 1) / pl.nblk;
+            const int64_t t0 = v0 * L, t1 = std::min(pl.ntiles, v1 * L);
+            const int64_t k0 = nkb * s / pl.nks * kKB, k1 = nkb * (s + 1) / pl.nks * kKB;
+            if (t0 >= t1 || k0 >= k1) continue;
+            if (pl.m == 4)
+                run_item<T, 4>(pl, a, U, n, g, t0, t1, k0, k1, scr);
+            else
+                run_item<T, 2>(pl, a, U, n, g, t0, t1, k0, k1, scr);
+        }
+    });
+}
+
+} // namespace ai3::fallback::detail::AI3_ISA_NS

@@ -1,0 +1,89 @@
+// Winograd minimal filtering F(m x m, 3 x 3) for the fallback's winograd convolution:
+// the transform matrices and the per-layer plan shared by the ISA copies of the kernel.
+//
+//   Y = A^T [ (G g G^T) .* (B^T d B) ] A     (g: 3x3 filter, d: alpha x alpha input tile,
+//                                            Y: m x m output tile, alpha = m + 2)
+//
+// The matrices come from the Toom-Cook construction (A^T[i][j] = p_j^i, G[j][k] =
+// p_j^k / prod_{l!=j}(p_j - p_l), B^T solved exactly so the identity holds; the point
+// at infinity is the last row/column), generated with exact rational arithmetic.
+//  F(2x2,3x3): points 0, 1, -1, inf (Lavin's).
+//  F(4x4,3x3): points 0, 1, -1, 2, -2, inf (Lavin's). The 0, +-1, +-1/2, inf set
+//              (AI3_WINOGRAD_POINTS_HALF) has the same arithmetic count; measured in float32
+//              on 512->512 layers (N(0,1) input, kaiming-uniform weights, 3 seeds, 14x14 and
+//              28x28) against an exact reference, both give a max abs error of 4-6e-5 and
+//              an rms of ~2.5e-6, +-2 slightly lower rms at 14x14, so +-2 stays the default.
+#pragma once
+#include <cstdint>
+
+namespace ai3::fallback::detail {
+
+template <int M> struct WinogradMatrices;
+
+template <> struct WinogradMatrices<2> {
+    static constexpr int m = 2, alpha = 4;
+    static constexpr double AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, 1}};
+    static constexpr double G[4][3] = {{-1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static constexpr double BT[4][4] = {{-1, 0, 1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, -1, 0, 1}};
+};
+
+#if !defined(AI3_WINOGRAD_POINTS_HALF)
+template <> struct WinogradMatrices<4> { // points 0, 1, -1, 2, -2, inf
+    static constexpr int m = 4, alpha = 6;
+    static constexpr double AT[4][6] = {
+        {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+    static constexpr double G[6][3] = {{0.25, 0, 0},
+                                       {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                       {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                       {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                       {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                       {0, 0, 1}};
+    static constexpr double BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                        {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+};
+#else
+template <> struct WinogradMatrices<4> { // points 0, 1, -1, 1/2, -1/2, inf
+    static constexpr int m = 4, alpha = 6;
+    static constexpr double AT[4][6] = {{1, 1, 1, 1, 1, 0},
+                                        {0, 1, -1, 0.5, -0.5, 0},
+                                        {0, 1, 1, 0.25, 0.25, 0},
+                                        {0, 1, -1, 0.125, -0.125, 1}};
+    static constexpr double G[6][3] = {{4, 0, 0},
+                                       {2.0 / 3, 2.0 / 3, 2.0 / 3},
+                                       {2.0 / 3, -2.0 / 3, 2.0 / 3},
+                                       {-8.0 / 3, -4.0 / 3, -2.0 / 3},
+                                       {-8.0 / 3, 4.0 / 3, -2.0 / 3},
+                                       {0, 0, 1}};
+    static constexpr double BT[6][6] = {{0.25, 0, -1.25, 0, 1, 0},   {0, -0.25, -0.25, 1, 1, 0},
+                                        {0, 0.25, -0.25, -1, 1, 0},  {0, -0.5, -1, 0.5, 1, 0},
+                                        {0, 0.5, -1, -0.5, 1, 0},    {0, 0.25, 0, -1.25, 0, 1}};
+};
+#endif
+
+// Stride between the alpha^2 planes of V and M: rounded up to 4 KiB and then offset by one
+// cache line, so the planes of one tile fall into different cache sets (a power-of-two
+// stride would put all 36 into one set and thrash L1 and L2).
+inline int64_t wg_plane_stride(int64_t elems, int64_t elem_bytes) {
+    const int64_t page = 4096 / elem_bytes, line = 64 / elem_bytes;
+    return (elems + page - 1) / page * page + line;
+}
+
+// Everything a worker needs about one (layer, input shape): fixed at kernel build time.
+// Work items are (image, group, tile block, output-channel range); see winograd.cpp.
+struct WgPlan {
+    int m = 4, alpha = 6;
+    int64_t N = 0, C = 0, H = 0, W = 0, K = 0, P = 0, Q = 0, pad_h = 0, pad_w = 0;
+    int64_t G = 1, cpg = 0, kpg = 0;
+    int64_t kb = 8;    // rows of U per register tile (U is packed in panels of kb rows)
+    int64_t lanes = 16; // SIMD lanes of T: the tile dimension is padded to a multiple
+    int64_t kpad = 0;  // kpg rounded up to kb
+    int64_t tilesY = 0, tilesX = 0, ntiles = 0;
+    int64_t nvec = 0, nblk = 1; // tile vectors, tile blocks
+    int64_t nks = 1;            // output-channel ranges per (image, group, block)
+    int64_t kch = 0;            // output channels per GEMM + output-transform chunk
+    int64_t ldv = 0;            // columns of the widest tile block (multiple of lanes)
+    int64_t scratch_elems = 0;  // per worker
+    bool has_bias = false;
+};
+
+} // namespace ai3::fallback::detail

@@ -1,0 +1,111 @@
+"""ai3: fine-grained algorithmic control over an existing PyTorch network.
+
+``swap_conv2d`` swaps a model's convolutions in place for ai3 implementations of
+the chosen algorithms (the model still trains and compiles); ``swap_backend``
+turns a whole model into an :class:`ai3.Model` that ai3 runs alone.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch as _torch
+
+from . import errors
+from .errors import (
+    Ai3Error,
+    BackendError,
+    DeviceError,
+    DTypeError,
+    InvalidInputError,
+    SelectorError,
+    UnknownAlgorithmError,
+    UnsupportedError,
+)
+from . import _core
+from .algorithms import SUPPORTED_ALGORITHMS
+from .tensor import Tensor
+from . import layers
+from .devices import Device, backend_status, devices
+from .model import Model
+from .selectors import AlgorithmicSelector
+from .swap import Conv2d, swap_backend, swap_conv2d
+from . import ops as _ops  # registers the torch.library operators
+from .tuning import calibrate, tune
+
+__version__: str = _core.build_info()["version"]
+
+#: The backend of the existing DNN. If None, the backend will be inferred from the
+#: type of the input to the swapping functions. Only None and "torch" are valid.
+FROM_BACKEND: Optional[str] = None
+
+
+def using_sycl() -> bool:
+    """Whether the implementations can use SYCL (built with SYCL and a SYCL device is usable)."""
+    return any(d.backend == "sycl" for d in devices())
+
+
+def using_cudnn() -> bool:
+    """Whether the implementations can use cuDNN (built with it and a CUDA GPU is usable)."""
+    return any(d.backend == "cuda" for d in devices())
+
+
+def using_cublas() -> bool:
+    """Whether the implementations can use cuBLAS (built with it and a CUDA GPU is usable)."""
+    return any(d.backend == "cuda" for d in devices())
+
+
+def using_mps_and_metal() -> bool:
+    """Whether the implementations can use MPS and Metal (Apple backend built, on macOS)."""
+    return any(d.backend == "apple" for d in devices())
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of CPU threads ai3's kernels use (``n <= 0``: all hardware threads)."""
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """The number of CPU threads ai3's kernels use (by default, ``torch.get_num_threads()``)."""
+    return int(_core.get_num_threads())
+
+
+# Share the cores with torch instead of competing with it.
+_core.set_num_threads(_torch.get_num_threads())
+# Winners measured by ai3.tune in earlier processes (this CPU's instruction set).
+from .tuning import load_cache as _load_tuned, load_constants as _load_constants
+
+_load_tuned()
+_load_constants()
+
+__all__ = [
+    "swap_conv2d",
+    "swap_backend",
+    "tune",
+    "calibrate",
+    "Model",
+    "Tensor",
+    "Conv2d",
+    "AlgorithmicSelector",
+    "SUPPORTED_ALGORITHMS",
+    "FROM_BACKEND",
+    "using_sycl",
+    "using_cudnn",
+    "using_cublas",
+    "using_mps_and_metal",
+    "devices",
+    "Device",
+    "backend_status",
+    "set_num_threads",
+    "get_num_threads",
+    "layers",
+    "errors",
+    "Ai3Error",
+    "InvalidInputError",
+    "UnknownAlgorithmError",
+    "SelectorError",
+    "DTypeError",
+    "UnsupportedError",
+    "DeviceError",
+    "BackendError",
+]

@@ -1,0 +1,39 @@
+"""``python -m ai3 info``: what this build of ai3 has and where it can run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _info() -> int:
+    import ai3
+
+    info = ai3._core.build_info()
+    print(f"ai3 {info['version']} (compiled by {info['compiler']})")
+    print("backends:")
+    for name, status in ai3.backend_status().items():
+        print(f"  {name:6s} {status}")
+    print("devices:", ", ".join(d.name for d in ai3.devices()))
+    print(f"threads: {ai3.get_num_threads()}")
+    kernels: dict = {}
+    for op, algo, backend, dtype in ai3._core.registry_entries():
+        kernels.setdefault((op, backend), set()).add(algo)
+    print("kernels:")
+    for (op, backend), algos in sorted(kernels.items()):
+        print(f"  {op:18s} {backend:5s} {', '.join(sorted(algos))}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ai3", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="print the build's backends, devices and kernels")
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        return _info()
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

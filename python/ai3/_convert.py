@@ -1,0 +1,103 @@
+"""Conversions between user tensors and what the C++ core takes."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from .errors import DTypeError, InvalidInputError
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+_NAMES = {torch.float32: "float32", torch.float64: "float64", np.dtype("float32"): "float32", np.dtype("float64"): "float64"}
+
+
+def dtype_name(dtype: Any, what: str = "dtype") -> str:
+    """Normalise a torch/numpy/string dtype to ``"float32"``/``"float64"``, or raise DTypeError."""
+    if isinstance(dtype, str):
+        if dtype in DTYPES:
+            return dtype
+    else:
+        try:
+            key = dtype if isinstance(dtype, torch.dtype) else np.dtype(dtype)
+            if key in _NAMES:
+                return _NAMES[key]
+        except TypeError:
+            pass
+    raise DTypeError(f"ai3 supports float32 and float64, got {what} {dtype}")
+
+
+def as_numpy_param(x: Any, dtype: str) -> np.ndarray:
+    """A parameter (torch tensor, numpy array, sequence) as a dense numpy array of ``dtype``."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu", DTYPES[dtype]).contiguous().numpy()
+    return _c_order(np.asarray(x, dtype=dtype))
+
+
+def _c_order(x: np.ndarray) -> np.ndarray:
+    # Not np.ascontiguousarray: it turns 0-d arrays into 1-d ones.
+    return x if x.flags.c_contiguous else x.copy(order="C")
+
+
+def pair(v: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
+    """torch's ``_pair``: an int or a 2-sequence of ints."""
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v), int(v)
+    if isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(i, (int, np.integer)) for i in v):
+        return int(v[0]), int(v[1])
+    if isinstance(v, (tuple, list)) and len(v) == 1 and isinstance(v[0], (int, np.integer)):
+        return int(v[0]), int(v[0])
+    raise InvalidInputError(f"{name} must be an int or a pair of ints, got {v!r}")
+
+
+def conv_padding(
+    padding: Union[str, int, Sequence[int]], kernel: Tuple[int, int], dilation: Tuple[int, int], stride: Tuple[int, int]
+) -> Tuple[int, int, int, int]:
+    """Resolve nn.Conv2d padding (int, pair, 'same', 'valid') to (top, bottom, left, right)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            if stride != (1, 1):
+                raise InvalidInputError("padding='same' is not supported for strided convolutions (as in torch)")
+            out = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                out += [total // 2, total - total // 2]
+            return out[0], out[1], out[2], out[3]
+        raise InvalidInputError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    ph, pw = pair(padding, "padding")
+    if ph < 0 or pw < 0:
+        raise InvalidInputError(f"padding must be non-negative, got {padding!r}")
+    return ph, ph, pw, pw
+
+
+def input_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], str]:
+    """A dense CPU view of a torch tensor, numpy array or ai3.Tensor: (keep-alive, address, shape, dtype)."""
+    from .tensor import Tensor
+
+    if isinstance(x, torch.Tensor):
+        if x.device.type != "cpu":
+            from .errors import DeviceError
+
+            raise DeviceError(f"{what} is on {x.device}, but this ai3 layer runs on the CPU")
+        name = dtype_name(x.dtype, f"{what} dtype")
+        x = x.detach().contiguous()
+        return x, x.data_ptr(), tuple(x.shape), name
+    if isinstance(x, Tensor):
+        x = np.asarray(x)
+    if isinstance(x, np.ndarray):
+        name = dtype_name(x.dtype, f"{what} dtype")
+        x = _c_order(x)
+        return x, x.ctypes.data, tuple(x.shape), name
+    raise DTypeError(f"{what} must be a torch.Tensor, numpy.ndarray or ai3.Tensor, got {type(x).__name__}")
+
+
+def empty_like_input(x: Any, shape: Sequence[int], dtype: str) -> Tuple[Any, int]:
+    """An output buffer of the same kind (torch or numpy) as ``x``."""
+    if isinstance(x, torch.Tensor):
+        out = torch.empty(tuple(shape), dtype=DTYPES[dtype])
+        return out, out.data_ptr()
+    arr = np.empty(tuple(shape), dtype=dtype)
+    return arr, arr.ctypes.data

@@ -1,0 +1,95 @@
+"""Where ai3 runs: resolving ``device=`` arguments once, in Python.
+
+This version of ai3 is built with the portable CPU fallback; the SYCL, CUDA and
+Apple backends are reported by :func:`backend_status`. A device that is not
+available raises :class:`~ai3.errors.DeviceError` listing the devices that are.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from . import _core
+from .errors import DeviceError
+
+
+@dataclass(frozen=True)
+class Device:
+    """A resolved device: the backend that runs it and the name the core knows it by."""
+
+    backend: str
+    name: str
+
+    @property
+    def core(self) -> str:
+        """The device string passed to ``ai3._core``."""
+        return self.backend
+
+    def __str__(self) -> str:
+        return self.name
+
+
+CPU = Device("cpu", "cpu")
+
+
+def backend_status() -> Dict[str, str]:
+    """Each backend's build status: ``"built ..."`` or ``"off: <reason>"``."""
+    return dict(_core.build_info()["backends"])
+
+
+def devices() -> List[Device]:
+    """The devices this installation of ai3 can run on, in order of preference."""
+    return [CPU]
+
+
+def _unavailable(what: str, backend: str) -> DeviceError:
+    status = backend_status().get(backend, "unknown")
+    usable = ", ".join(repr(d.name) for d in devices())
+    return DeviceError(f"device {what} needs ai3's {backend} backend, which is {status}. Usable devices: {usable}")
+
+
+def resolve_device(device: Any = None, *, follow: Optional[Any] = None) -> Device:
+    """Resolve a user's ``device=`` argument.
+
+    ``None`` means ``$AI3_DEVICE`` if set, else follow ``follow`` (a torch
+    device of the module's parameters); ``"cpu"`` is the portable fallback;
+    ``"cuda"``/``"cuda:N"``/``torch.device("cuda")`` the cuDNN path; ``"sycl"``,
+    dpctl filter strings, ``dpctl.SyclDevice``/``SyclQueue`` the SYCL path.
+    """
+    if isinstance(device, Device):
+        return device
+    if device is None:
+        env = os.environ.get("AI3_DEVICE")
+        if env:
+            return resolve_device(env)
+        if follow is None:
+            return CPU
+        device = follow
+    type_name = type(device).__name__
+    if type_name in ("SyclDevice", "SyclQueue"):
+        raise _unavailable(repr(device), "sycl")
+    if not isinstance(device, str):
+        try:
+            import torch
+
+            if isinstance(device, torch.device):
+                device = str(device)
+        except ImportError:  # pragma: no cover - torch is a dependency
+            pass
+    if not isinstance(device, str):
+        raise DeviceError(f"device must be None, a string, a torch.device or a dpctl device/queue, got {type_name}")
+    d = device.strip().lower()
+    if d == "cpu":
+        return CPU
+    if d == "cuda" or d.startswith("cuda:"):
+        return _fail(device, "cuda")
+    if d in ("mps", "metal"):
+        return _fail(device, "apple")
+    # Everything else is a SYCL device: "sycl" or a dpctl filter selector string.
+    return _fail(device, "sycl")
+
+
+def _fail(device: str, backend: str) -> Device:
+    raise _unavailable(repr(device), backend)

@@ -1,0 +1,96 @@
+"""``ai3.Model``: a network executed by ai3 alone."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from . import _core
+from ._convert import input_array
+from .devices import Device, resolve_device
+from .errors import DTypeError, InvalidInputError
+from .layers import Layer
+from .tensor import Tensor
+
+
+class Model:
+    """The model which performs the operations using the user specified algorithms.
+
+    ``Model(layers)`` runs a chain of :mod:`ai3.layers` objects, each output feeding
+    the next, in one C++ call: intermediate activations live in two buffers planned
+    once per input shape, and ReLU and Flatten reuse them in place. A Model is for
+    inference: it has no training mode, and :func:`ai3.swap_backend` drops Dropout
+    and Identity modules when it builds one.
+    """
+
+    def __init__(self, layers: Sequence[Layer], *, device: Any = None) -> None:
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise InvalidInputError(
+                    f"ai3.Model takes ai3.layers objects; item {i} is {type(layer).__name__}"
+                )
+        dtypes = {layer.dtype for layer in layers if layer.dtype is not None}
+        if len(dtypes) > 1:
+            raise DTypeError(f"ai3.Model layers mix parameter dtypes {sorted(dtypes)}")
+        self._layers: List[Layer] = layers
+        self._dtype: Optional[str] = dtypes.pop() if dtypes else None
+        self._device: Device = resolve_device(device)
+        self._core = _core.Model([layer._core for layer in layers])
+
+    @property
+    def layers(self) -> List[Layer]:
+        """The model's layers, in order."""
+        return list(self._layers)
+
+    @property
+    def dtype(self) -> Optional[str]:
+        """The parameters' dtype (``"float32"``/``"float64"``), or None without parameters."""
+        return self._dtype
+
+    @property
+    def device(self) -> Device:
+        return self._device
+
+    def out_shape(self, input_shape: Sequence[int]) -> tuple:
+        """The output shape for an input shape; raises InvalidInputError naming the layer that rejects it."""
+        return tuple(self._core.out_shape(list(input_shape)))
+
+    def _run(self, input: Any) -> Tensor:
+        keep, ptr, shape, dtype = input_array(input)
+        if self._dtype is not None and dtype != self._dtype:
+            raise DTypeError(
+                f"ai3.Model has {self._dtype} parameters but the input is {dtype}; "
+                f"convert the input (or build the model with dtype={dtype!r})"
+            )
+        out = self._core.forward(ptr, list(shape), dtype, self._device.core)
+        del keep
+        return out
+
+    def predict(self, input: Any, out_type: Any = None) -> Any:
+        """Returns the output after passing input through the layers.
+
+        ``input`` is a torch tensor, numpy array or ai3.Tensor. With ``out_type``
+        None the result is an :class:`ai3.Tensor`; otherwise it is converted to
+        ``out_type`` (``torch.Tensor``, ``numpy.ndarray`` or ``ai3.Tensor``)
+        without a copy.
+        """
+        out = self._run(input)
+        return out if out_type is None else out.to(out_type)
+
+    def __call__(self, input: Any) -> Any:
+        """Like predict, returning the input's own type: torch in, torch out; numpy in, numpy out."""
+        out = self._run(input)
+        if isinstance(input, torch.Tensor):
+            return out.torch()
+        if isinstance(input, np.ndarray):
+            return out.numpy()
+        return out
+
+    forward = __call__
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self._layers))
+        return f"ai3.Model(device={self._device}, dtype={self._dtype},\n{inner}\n)"

@@ -1,0 +1,347 @@
+"""The two swapping functions of the published API."""
+
+from __future__ import annotations
+
+import operator
+import warnings
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import layers as L
+from ._convert import DTYPES, conv_padding, dtype_name, pair
+from ._shapes import eval_mode, param_dtype, record_input_shapes
+from .algorithms import SUPPORTED_ALGORITHMS, check_algorithm
+from .devices import Device, resolve_device
+from .errors import DeviceError, DTypeError, InvalidInputError, SelectorError, UnsupportedError
+from .model import Model
+from .selectors import AlgorithmicSelector, select
+
+
+def _check_backend(module: Any, fn: str) -> None:
+    from . import FROM_BACKEND  # read at call time: users may set ai3.FROM_BACKEND
+
+    if FROM_BACKEND not in (None, "torch"):
+        raise InvalidInputError(f"ai3.FROM_BACKEND must be None or 'torch', got {FROM_BACKEND!r}")
+    if not isinstance(module, nn.Module):
+        raise UnsupportedError(f"{fn} swaps PyTorch modules (torch.nn.Module), got {type(module).__name__}")
+
+
+def _module_device(module: nn.Module) -> Optional[torch.device]:
+    return next((p.device for p in module.parameters()), None)
+
+
+class Conv2d(nn.Conv2d):
+    """An ``nn.Conv2d`` whose forward runs an ai3 algorithm.
+
+    :func:`swap_conv2d` turns ``nn.Conv2d`` modules into this class in place: the
+    same object, parameters, hooks and ``state_dict`` keys, so optimisers,
+    ``load_state_dict``, ``deepcopy`` and pickling keep working. ``algorithm`` is
+    the requested name; :meth:`resolve_for` tells what it runs for a shape.
+    """
+
+    algorithm: str
+    ai3_device: Device
+
+    def _ai3_padding(self) -> Tuple[int, int, int, int]:
+        return conv_padding(self.padding, self.kernel_size, self.dilation, self.stride)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        from .ops import conv2d
+
+        if not isinstance(input, torch.Tensor):
+            raise InvalidInputError(f"ai3 Conv2d expects a torch.Tensor, got {type(input).__name__}")
+        if input.dim() not in (3, 4):
+            raise InvalidInputError(
+                f"ai3 Conv2d expects a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {tuple(input.shape)}"
+            )
+        if input.dtype not in (torch.float32, torch.float64):
+            raise DTypeError(f"ai3 supports float32 and float64 inputs, got {input.dtype}")
+        if input.dtype != self.weight.dtype:
+            raise DTypeError(
+                f"ai3 Conv2d input dtype {input.dtype} does not match its weight dtype {self.weight.dtype}"
+            )
+        if input.device.type != "cpu" or self.weight.device.type != "cpu":
+            raise DeviceError(
+                f"ai3 Conv2d runs on {self.ai3_device}, but the input is on {input.device} and the weight on "
+                f"{self.weight.device}"
+            )
+        batched = input.dim() == 4
+        x = input if batched else input.unsqueeze(0)
+        out = conv2d(x, self.weight, self.bias, list(self.stride), list(self._ai3_padding()), list(self.dilation),
+                     self.groups, self.padding_mode, self.algorithm)
+        return out if batched else out.squeeze(0)
+
+    def resolve_for(self, input_shape: Sequence[int]) -> str:
+        """The concrete algorithm this layer runs for an input of this shape (its own dtype)."""
+        from .ops import conv_layer_for
+
+        shape = list(input_shape)
+        if len(shape) == 3:
+            shape = [1] + shape
+        layer = conv_layer_for(self.weight.shape, self.bias is not None, self.stride, self._ai3_padding(),
+                               self.dilation, self.groups, self.padding_mode, self.algorithm)
+        return layer.resolve_for(shape, dtype_name(self.weight.dtype), self.ai3_device.core)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, algorithm={self.algorithm!r}, device={self.ai3_device}"
+
+
+def _swappable_conv(m: nn.Module) -> bool:
+    return type(m) in (nn.Conv2d, Conv2d)
+
+
+def swap_conv2d(
+    module: nn.Module,
+    algos: Optional[AlgorithmicSelector] = None,
+    sample_input_shape: Optional[Sequence[int]] = None,
+    *,
+    device: Any = None,
+) -> None:
+    """Swaps, in-place, conv2d operations out of the existing DNN for an
+    implementation of the user specified algorithm.
+
+    After swapping, the same DNN can still be trained and compiled. Every
+    ``nn.Conv2d`` (exactly that class; subclasses with their own forward are left
+    alone, with a warning) becomes an :class:`ai3.swap.Conv2d`, keeping its
+    parameters and ``state_dict`` keys. Swapping again changes only the algorithm.
+
+    Args:
+        module: the module containing the conv2d operations to be swapped out in-place
+            (may itself be an ``nn.Conv2d``).
+        algos: algorithmic selector for the conv2d operations; None means ``"default"``.
+            A sequence is indexed by forward order when ``sample_input_shape`` is given,
+            else by registration order (``module.modules()``).
+        sample_input_shape: the input shape to the DNN, passed (as each conv's own
+            input shape, same rank) to a callable selector that takes two arguments.
+        device: keyword-only; where the swapped layers run (see ``ai3.devices()``).
+    """
+    _check_backend(module, "swap_conv2d")
+    dev = resolve_device(device, follow=_module_device(module))
+    convs = [m for m in module.modules() if _swappable_conv(m)]
+    others = [type(m).__name__ for m in module.modules() if isinstance(m, nn.Conv2d) and not _swappable_conv(m)]
+    if others:
+        warnings.warn(f"ai3.swap_conv2d left {len(others)} nn.Conv2d subclass modules unchanged: "
+                      f"{sorted(set(others))}", stacklevel=2)
+    shapes = None
+    if sample_input_shape is not None:
+        order, by_id = record_input_shapes(module, sample_input_shape, _swappable_conv)
+        unreached = [m for m in convs if id(m) not in by_id]
+        convs = order + unreached
+        shapes = [by_id.get(id(m)) for m in convs]
+    chosen = select("conv2d", algos, convs, shapes)
+    for m, algo in zip(convs, chosen):
+        m.__class__ = Conv2d
+        m.algorithm = algo
+        m.ai3_device = dev
+
+
+# ---- swap_backend -----------------------------------------------------------------
+
+_MODULE_OPS: Dict[type, Tuple[str, type]] = {
+    nn.Conv2d: ("conv2d", L.Conv2D),
+    Conv2d: ("conv2d", L.Conv2D),
+    nn.Linear: ("linear", L.Linear),
+    nn.MaxPool2d: ("maxpool2d", L.MaxPool2D),
+    nn.AvgPool2d: ("avgpool2d", L.AvgPool2D),
+    nn.AdaptiveAvgPool2d: ("adaptiveavgpool2d", L.AdaptiveAvgPool2D),
+    nn.ReLU: ("relu", L.ReLU),
+    nn.Flatten: ("flatten", L.Flatten),
+}
+# Inference no-ops: the Model is for inference, where these return their input.
+_NOOP_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
+                 nn.Identity)
+_NOOP_FUNCTIONS = (F.dropout, F.dropout1d, F.dropout2d, F.alpha_dropout, F.feature_alpha_dropout)
+
+
+def _arg(node_args: tuple, kwargs: dict, i: int, name: str, default: Any) -> Any:
+    if len(node_args) > i:
+        return node_args[i]
+    return kwargs.get(name, default)
+
+
+def _function_module(node: torch.fx.Node) -> Optional[Tuple[str, nn.Module]]:
+    """The op name and an equivalent torch module for a call_function/call_method node."""
+    a, k, t = node.args, node.kwargs, node.target
+    if node.op == "call_method":
+        if t == "flatten":
+            return "flatten", nn.Flatten(_arg(a, k, 1, "start_dim", 0), _arg(a, k, 2, "end_dim", -1))
+        if t in ("relu", "relu_"):
+            return "relu", nn.ReLU()
+        return None
+    if t is torch.flatten:
+        return "flatten", nn.Flatten(_arg(a, k, 1, "start_dim", 0), _arg(a, k, 2, "end_dim", -1))
+    if t in (torch.relu, torch.relu_, F.relu, F.relu_):
+        return "relu", nn.ReLU()
+    if t in (F.max_pool2d, torch.max_pool2d):
+        if _arg(a, k, 6, "return_indices", False):
+            return None
+        return "maxpool2d", nn.MaxPool2d(_arg(a, k, 1, "kernel_size", None), _arg(a, k, 2, "stride", None),
+                                         _arg(a, k, 3, "padding", 0), _arg(a, k, 4, "dilation", 1),
+                                         ceil_mode=_arg(a, k, 5, "ceil_mode", False))
+    if t in (F.avg_pool2d, torch._C._nn.avg_pool2d):
+        return "avgpool2d", nn.AvgPool2d(_arg(a, k, 1, "kernel_size", None), _arg(a, k, 2, "stride", None),
+                                         _arg(a, k, 3, "padding", 0), _arg(a, k, 4, "ceil_mode", False),
+                                         _arg(a, k, 5, "count_include_pad", True),
+                                         _arg(a, k, 6, "divisor_override", None))
+    if t in (F.adaptive_avg_pool2d, torch._C._nn.adaptive_avg_pool2d):
+        return "adaptiveavgpool2d", nn.AdaptiveAvgPool2d(_arg(a, k, 1, "output_size", None))
+    return None
+
+
+def _supported_list() -> str:
+    mods = sorted({t.__name__ for t in _MODULE_OPS} | {t.__name__ for t in _NOOP_MODULES})
+    return ("modules " + ", ".join(mods) + "; functions torch.flatten, torch.relu, F.relu, F.max_pool2d, "
+            "F.avg_pool2d, F.adaptive_avg_pool2d, F.dropout; methods .flatten(), .relu()")
+
+
+class _Tracer(torch.fx.Tracer):
+    """torch.fx's tracer, also keeping ai3's own swapped convs as leaves."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return isinstance(m, Conv2d) or super().is_leaf_module(m, qualname)
+
+
+def _tensor_inputs(node: torch.fx.Node) -> List[torch.fx.Node]:
+    found: List[torch.fx.Node] = []
+    torch.fx.node.map_arg((node.args, node.kwargs), lambda n: found.append(n))
+    return found
+
+
+def swap_backend(
+    module: nn.Module,
+    algos: Optional[Mapping[str, AlgorithmicSelector]] = None,
+    sample_input_shape: Optional[Sequence[int]] = None,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+) -> Model:
+    """Swaps every module in an existing DNN for an implementation of the user
+    specified algorithm, returning a :class:`Model` completely managed by ai3.
+
+    The module is traced with ``torch.fx`` (so ``torch.flatten`` and friends in
+    ``forward`` are seen) and must be chain-shaped: each operation consumes the
+    previous one's output. Dropout and Identity are dropped (the Model is for
+    inference). An unsupported module or function raises
+    :class:`~ai3.errors.UnsupportedError` naming its path and type.
+
+    Args:
+        module: the module to have its operations replaced (not modified).
+        algos: mapping from operation type (a key of ``SUPPORTED_ALGORITHMS``) to an
+            algorithmic selector; operations not named use ``"default"``.
+        sample_input_shape: the input shape to the DNN (with the batch), passed as
+            each module's input shape to callable selectors that take two arguments.
+        dtype: keyword-only; the Model's dtype (float32/float64); None means the
+            module's parameter dtype.
+        device: keyword-only; where the Model runs (see ``ai3.devices()``).
+    """
+    _check_backend(module, "swap_backend")
+    if algos is not None and not isinstance(algos, Mapping):
+        raise SelectorError(
+            f"swap_backend takes a mapping from operation to selector, e.g. {{'conv2d': 'direct'}}, "
+            f"got {type(algos).__name__} {algos!r}"
+        )
+    algos = dict(algos or {})
+    for op in algos:
+        if op not in SUPPORTED_ALGORITHMS:
+            raise SelectorError(f"unknown operation {op!r} in algos; operations: {', '.join(SUPPORTED_ALGORITHMS)}")
+    dt = dtype_name(dtype) if dtype is not None else dtype_name(param_dtype(module), "module parameter dtype")
+    dev = resolve_device(device, follow=_module_device(module))
+
+    try:
+        gm = torch.fx.GraphModule(module, _Tracer().trace(module))
+    except Exception as e:
+        raise UnsupportedError(
+            f"swap_backend could not trace {type(module).__name__} with torch.fx: {type(e).__name__}: {e}"
+        ) from e
+
+    shapes: Optional[Dict[str, Tuple[int, ...]]] = None
+    if sample_input_shape is not None:
+        shapes = _node_input_shapes(gm, sample_input_shape)
+
+    # (op, torch module, node name) per computing node, in execution order.
+    specs: List[Tuple[str, nn.Module, str]] = []
+    current: Optional[torch.fx.Node] = None
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            if current is not None:
+                raise UnsupportedError("swap_backend supports models with one input; "
+                                       f"{type(module).__name__}.forward takes several")
+            current = node
+            continue
+        if node.op == "output":
+            if _tensor_inputs(node) != [current]:
+                raise UnsupportedError("swap_backend supports chain-shaped models whose output is the last "
+                                       "operation's result")
+            continue
+        where = f"{node.target}" if node.op == "call_module" else f"{node.name} ({node.op} {getattr(node.target, '__name__', node.target)})"
+        inputs = _tensor_inputs(node)
+        if node.op == "call_module":
+            sub = gm.get_submodule(node.target)
+            if isinstance(sub, _NOOP_MODULES):
+                entry = None
+            elif type(sub) in _MODULE_OPS:
+                entry = (_MODULE_OPS[type(sub)][0], sub)
+            else:
+                raise UnsupportedError(
+                    f"swap_backend does not support module '{node.target}' of type {type(sub).__module__}."
+                    f"{type(sub).__name__}; supported: {_supported_list()}"
+                )
+        elif node.op in ("call_function", "call_method"):
+            entry = None if node.target in _NOOP_FUNCTIONS else _function_module(node)
+            if entry is None and node.target not in _NOOP_FUNCTIONS:
+                raise UnsupportedError(f"swap_backend does not support {where}; supported: {_supported_list()}")
+        else:
+            raise UnsupportedError(f"swap_backend does not support {where}; supported: {_supported_list()}")
+        if inputs != [current]:
+            raise UnsupportedError(
+                f"swap_backend supports chain-shaped models in this version: {where} takes "
+                f"{[n.name for n in inputs]} instead of just the previous result {current.name!r} "
+                "(residual and concatenating models are not supported yet)"
+            )
+        current = node
+        if entry is not None:
+            specs.append((entry[0], entry[1], node.name))
+
+    chosen: Dict[int, str] = {}
+    for op in SUPPORTED_ALGORITHMS:
+        idx = [i for i, s in enumerate(specs) if s[0] == op]
+        if not idx:
+            continue
+        op_shapes = None if shapes is None else [shapes.get(specs[i][2]) for i in idx]
+        for i, algo in zip(idx, select(op, algos.get(op), [specs[i][1] for i in idx], op_shapes)):
+            chosen[i] = algo
+
+    built: List[L.Layer] = []
+    for i, (op, mod, _) in enumerate(specs):
+        cls = dict(_MODULE_OPS.values())[op]
+        built.append(cls.from_torch(mod, chosen[i], dtype=dt))
+    return Model(built, device=dev)
+
+
+def _node_input_shapes(gm: torch.fx.GraphModule, sample_input_shape: Sequence[int]) -> Dict[str, Tuple[int, ...]]:
+    """Input shape of every computing node, by node name (fake tensors: no arithmetic)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    try:
+        shape = tuple(int(s) for s in sample_input_shape)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"sample_input_shape must be a sequence of ints, got {sample_input_shape!r}") from None
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    x = mode.from_tensor(torch.empty(shape, dtype=param_dtype(gm)))
+    try:
+        with eval_mode(gm), torch.no_grad():
+            ShapeProp(gm, fake_mode=mode).propagate(x)
+    except Exception as e:
+        raise InvalidInputError(
+            f"the model cannot run an input of sample_input_shape {shape}: {type(e).__name__}: {e}"
+        ) from e
+    out: Dict[str, Tuple[int, ...]] = {}
+    for node in gm.graph.nodes:
+        ins = _tensor_inputs(node)
+        if ins and "tensor_meta" in ins[0].meta:
+            out[node.name] = tuple(int(s) for s in ins[0].meta["tensor_meta"].shape)
+    return out

@@ -1,0 +1,44 @@
+"""pytest configuration for ai3's Python tests.
+
+Run against the installed package (``pip install --no-build-isolation .``), e.g.
+``cd /work/main && python -m pytest tests -q``: ``python/ai3`` is the source
+directory and is not importable from the repository root.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))  # `import helpers` from every test module
+
+import ai3  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+import helpers  # noqa: E402
+
+settings.register_profile("ai3", max_examples=60, deadline=None, derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ai3"))
+
+
+def pytest_report_header(config):
+    return [f"ai3 {ai3.__version__} from {os.path.dirname(ai3.__file__)}; devices: {helpers.device_names()}",
+            f"torch {torch.__version__}, threads {torch.get_num_threads()}"]
+
+
+@pytest.fixture(params=helpers.device_names())
+def device(request) -> str:
+    """Each device this build of ai3 can use (from ai3.devices(); never assumes a GPU)."""
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _isolation(monkeypatch):
+    """Deterministic inputs, and no test leaks a changed ai3.FROM_BACKEND or AI3_DEVICE."""
+    torch.manual_seed(0)
+    monkeypatch.setattr(ai3, "FROM_BACKEND", None)
+    monkeypatch.delenv("AI3_DEVICE", raising=False)
+    yield

@@ -1,0 +1,277 @@
+"""ai3.layers other than conv2d (linear, pooling, relu, flatten) against torch.
+
+Each layer runs four ways: ``layer(torch)``, ``layer(numpy)``, ``ai3.Model([layer])(torch)`` and
+``ai3.Model([layer]).predict(numpy)``; all under a dispatch mode that fails if torch computes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import ai3
+from ai3 import layers as L
+from helpers import CONV_IMPLEMENTED, DTYPES, MODEL_ATEN, assert_layer_close, dtype_id, forbid_torch_ops, randn
+
+
+def check_all_ways(layer: L.Layer, x: torch.Tensor, expected: torch.Tensor) -> None:
+    x_before = x.clone()
+    with forbid_torch_ops(MODEL_ATEN):
+        out_t = layer(x)
+        out_n = layer(x.numpy())
+        model = ai3.Model([layer])
+        out_mt = model(x)
+        out_mp = model.predict(x.numpy())
+        out_mn = model(x.numpy())
+    assert isinstance(out_t, torch.Tensor) and out_t.dtype == x.dtype
+    assert isinstance(out_n, np.ndarray) and out_n.dtype == x.numpy().dtype
+    assert isinstance(out_mt, torch.Tensor)
+    assert isinstance(out_mp, ai3.Tensor)
+    assert isinstance(out_mn, np.ndarray)
+    for out in (out_t, out_n, out_mt, out_mp, out_mn):
+        assert_layer_close(out, expected)
+    assert torch.equal(x, x_before), "the layer modified its input"
+    if x.numel():
+        assert layer.resolved_algorithm == "direct"
+
+
+# ---- linear ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lead", [(), (1,), (5,), (2, 3), (2, 1, 4), (0,), (3, 0)], ids=str)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("algo", ["direct", "default"])
+def test_linear(lead, bias, dtype, algo):
+    ref = nn.Linear(13, 7, bias=bias).to(dtype)
+    x = randn(*lead, 13, dtype=dtype)
+    with torch.no_grad():
+        expected = ref(x)
+    layer = L.Linear(ref.weight, ref.bias, algorithm=algo)
+    assert layer.algorithm == algo and layer.dtype == dtype_id(dtype)
+    check_all_ways(layer, x, expected)
+    assert_layer_close(L.Linear.from_torch(ref, algo)(x), expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 1), (64, 300), (4, 257)], ids=str)
+def test_linear_sizes(shape):
+    out_f, in_f = shape
+    ref = nn.Linear(in_f, out_f)
+    x = randn(5, in_f)
+    with torch.no_grad():
+        expected = ref(x)
+    check_all_ways(L.Linear.from_torch(ref), x, expected)
+
+
+def test_linear_numpy_and_list_parameters():
+    w = np.arange(6, dtype=np.float64).reshape(2, 3) / 7
+    layer = L.Linear(w, [0.5, -1.0])
+    assert layer.dtype == "float64"
+    x = randn(4, 3, dtype=torch.float64)
+    expected = F.linear(x, torch.from_numpy(w), torch.tensor([0.5, -1.0], dtype=torch.float64))
+    assert_layer_close(layer(x), expected)
+
+
+def test_linear_dtype_argument_converts_parameters():
+    ref = nn.Linear(4, 3)
+    layer = L.Linear.from_torch(ref, dtype=torch.float64)
+    assert layer.dtype == "float64"
+    x = randn(2, 4, dtype=torch.float64)
+    with torch.no_grad():
+        expected = ref.double()(x)
+    assert_layer_close(layer(x), expected)
+
+
+# ---- maxpool2d -----------------------------------------------------------------------------------
+
+MAXPOOL = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2),
+    dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1)),
+    dict(kernel_size=3, stride=2, padding=1, dilation=2),
+    dict(kernel_size=(3, 2), stride=2, dilation=(1, 2)),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=2, stride=2, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=3, stride=3, padding=1, dilation=2, ceil_mode=True),
+    dict(kernel_size=5, stride=1, padding=2),
+    dict(kernel_size=1, stride=1),
+    dict(kernel_size=4, stride=(3, 1), padding=2, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("kw", MAXPOOL, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+@pytest.mark.parametrize("shape", [(2, 3, 9, 10), (3, 7, 8), (1, 1, 5, 5)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_maxpool2d(kw, shape, dtype):
+    x = randn(*shape, dtype=dtype)
+    ref = nn.MaxPool2d(**kw)
+    expected = ref(x)
+    check_all_ways(L.MaxPool2D(**kw), x, expected)
+    check_all_ways(L.MaxPool2D.from_torch(ref), x, expected)
+
+
+def test_maxpool2d_negative_inputs_and_padding():
+    """Padding must act as -inf, not 0: an all-negative input shows the difference."""
+    x = -randn(1, 2, 5, 5).abs() - 1
+    kw = dict(kernel_size=3, stride=2, padding=1)
+    check_all_ways(L.MaxPool2D(**kw), x, F.max_pool2d(x, **kw))
+
+
+def test_maxpool2d_infinities():
+    x = randn(1, 1, 4, 4)
+    x[0, 0, 0, 0] = float("inf")
+    x[0, 0, 3, 3] = float("-inf")
+    assert torch.equal(L.MaxPool2D(2)(x), F.max_pool2d(x, 2))
+
+
+# ---- avgpool2d -----------------------------------------------------------------------------------
+
+AVGPOOL = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2),
+    dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=3, stride=1, padding=1, count_include_pad=False),
+    dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1)),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    dict(kernel_size=2, stride=2, divisor_override=3),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, divisor_override=2),
+    dict(kernel_size=3, padding=1, count_include_pad=False, divisor_override=5),
+    dict(kernel_size=4, stride=(3, 1), padding=2, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("kw", AVGPOOL, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
+@pytest.mark.parametrize("shape", [(2, 3, 9, 10), (3, 7, 8), (1, 1, 5, 5)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_avgpool2d(kw, shape, dtype):
+    x = randn(*shape, dtype=dtype)
+    ref = nn.AvgPool2d(**kw)
+    expected = ref(x)
+    check_all_ways(L.AvgPool2D(**kw), x, expected)
+    check_all_ways(L.AvgPool2D.from_torch(ref), x, expected)
+
+
+# ---- adaptiveavgpool2d ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("out", [1, 2, 3, 7, (2, 5), (4, None), (None, 3), None, (9, 10), (12, 13), (1, 20)], ids=str)
+@pytest.mark.parametrize("shape", [(2, 3, 9, 10), (3, 7, 8), (1, 2, 1, 1)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_adaptiveavgpool2d(out, shape, dtype):
+    x = randn(*shape, dtype=dtype)
+    ref = nn.AdaptiveAvgPool2d((None, None) if out is None else out)  # torch wants a pair for None
+    expected = ref(x)
+    check_all_ways(L.AdaptiveAvgPool2D(out), x, expected)
+    check_all_ways(L.AdaptiveAvgPool2D.from_torch(ref), x, expected)
+
+
+# ---- relu -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (7,), (3, 4), (0, 3), (), (2, 1, 1, 1, 3)], ids=repr)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_relu(shape, dtype):
+    x = randn(*shape, dtype=dtype)
+    expected = F.relu(x)
+    check_all_ways(L.ReLU(), x, expected)
+
+
+def test_relu_never_modifies_callers_input():
+    x = randn(2, 3, 4, 4)
+    xn = x.numpy().copy()
+    before, before_n = x.clone(), xn.copy()
+    relu = L.ReLU()
+    relu(x)
+    relu(xn)
+    ai3.Model([relu])(x)
+    ai3.Model([relu]).predict(xn)
+    # a chain ending and starting with ReLU (where in-place reuse is most tempting)
+    ai3.Model([L.ReLU(), L.Flatten(), L.ReLU()])(x)
+    assert torch.equal(x, before)
+    assert np.array_equal(xn, before_n)
+
+
+def test_relu_special_values():
+    x = torch.tensor([-0.0, 0.0, -1e-30, 1e-30, float("inf"), float("-inf"), -5.0, 5.0])
+    out = L.ReLU()(x)
+    assert torch.equal(out, F.relu(x))
+    nan = L.ReLU()(torch.tensor([float("nan")]))
+    assert torch.isnan(nan).all(), "ReLU must propagate NaN like torch"
+
+
+# ---- flatten --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dims", [(0, -1), (1, -1), (1, 2), (2, 3), (-3, -2), (-1, -1), (0, 0), (-4, 1), (3, 3),
+                                  (1, -3)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_flatten(dims, dtype):
+    x = randn(2, 3, 4, 5, dtype=dtype)
+    expected = torch.flatten(x, *dims)
+    check_all_ways(L.Flatten(*dims), x, expected)
+    check_all_ways(L.Flatten.from_torch(nn.Flatten(*dims)), x, expected)
+
+
+@pytest.mark.parametrize("shape,dims", [((6,), (0, -1)), ((3, 4), (-2, -1)), ((2, 0, 3), (1, 2)),
+                                        ((2, 3, 4), (0, 1))], ids=str)
+def test_flatten_other_ranks(shape, dims):
+    x = randn(*shape)
+    check_all_ways(L.Flatten(*dims), x, torch.flatten(x, *dims))
+
+
+def test_flatten_default_is_nn_flatten():
+    x = randn(2, 3, 4)
+    assert_layer_close(L.Flatten()(x), nn.Flatten()(x))
+
+
+# ---- chains of layers in one Model --------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_model_chain_of_every_layer(dtype):
+    torch_model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        nn.Conv2d(8, 8, 3, groups=2, padding=1), nn.ReLU(),
+        nn.AvgPool2d(3, 1, 1, count_include_pad=False), nn.AdaptiveAvgPool2d((3, None)),
+        nn.Flatten(), nn.Linear(8 * 3 * 5, 10), nn.ReLU(), nn.Linear(10, 4),
+    ).to(dtype)
+    layers = [type_map(m) for m in torch_model]
+    model = ai3.Model(layers)
+    assert model.dtype == dtype_id(dtype)
+    x = randn(2, 3, 11, 9, dtype=dtype)
+    with torch.no_grad():
+        expected = torch_model(x)
+    with forbid_torch_ops(MODEL_ATEN):
+        out = model(x)
+    assert_layer_close(out, expected)
+    assert model.out_shape(tuple(x.shape)) == tuple(expected.shape)
+    for layer in model.layers:
+        if not isinstance(layer, L.Flatten):  # a Flatten inside a Model is a view: it does not run a kernel
+            expected_algos = CONV_IMPLEMENTED if layer.op == "conv2d" else ("direct",)
+            assert layer.resolved_algorithm in expected_algos, (layer, layer.resolved_algorithm)
+
+
+
+def type_map(m: nn.Module) -> L.Layer:
+    table = {nn.Conv2d: L.Conv2D, nn.ReLU: L.ReLU, nn.MaxPool2d: L.MaxPool2D, nn.AvgPool2d: L.AvgPool2D,
+             nn.AdaptiveAvgPool2d: L.AdaptiveAvgPool2D, nn.Flatten: L.Flatten, nn.Linear: L.Linear}
+    return table[type(m)].from_torch(m)
+
+
+def test_empty_model_is_identity():
+    x = randn(2, 3)
+    out = ai3.Model([])(x)
+    assert torch.equal(out, x)
+    assert out.data_ptr() != x.data_ptr()
+
+
+def test_layer_out_shape_matches_torch():
+    x = randn(2, 3, 9, 10)
+    assert L.MaxPool2D(3, 2, 1, ceil_mode=True).out_shape(x.shape) == tuple(F.max_pool2d(x, 3, 2, 1, ceil_mode=True).shape)
+    assert L.AdaptiveAvgPool2D((4, None)).out_shape(x.shape) == (2, 3, 4, 10)
+    assert L.Flatten(1, 2).out_shape(x.shape) == (2, 27, 10)
+    assert L.Linear(torch.zeros(4, 10)).out_shape((5, 2, 10)) == (5, 2, 4)
