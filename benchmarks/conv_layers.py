@@ -2,8 +2,8 @@
 
 For each conv layer of a torchvision model (random weights) at its real input
 shape, times torch's F.conv2d and ai3's operator (what a swapped nn.Conv2d runs)
-interleaved in one process, median of --repeats runs, with torch and ai3 on the
-same number of threads. Prints torch time / ai3 time per layer and algorithm
+in one process, in alternating blocks of calls (median of --repeats rounds), with
+torch and ai3 on the same number of threads. Prints torch time / ai3 time per layer and algorithm
 (above 1 means ai3 is faster) and the geometric mean; --json writes everything.
 
     python benchmarks/conv_layers.py --model vgg16 --batch 1
@@ -37,13 +37,29 @@ def conv_layers(model_name: str, batch: int, size: int):
     return model, [(names[id(m)], m, shapes[id(m)]) for m in order]
 
 
-def median_time(fn, repeats: int) -> float:
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def block_time(fn, calls: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(calls):
         fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return (time.perf_counter() - t0) / calls
+
+
+def compare(run_torch, run_ai3, rounds: int, min_block_s: float = 0.03):
+    """Median per-call times of torch and ai3, measured in alternating blocks.
+
+    Each round times a block of calls of each (enough calls to last ``min_block_s``),
+    so one slow call (a page fault storm, a timer tick) moves a block average a little
+    instead of a single-call sample a lot, and alternating blocks make drift hit both.
+    """
+    for _ in range(2):  # warm-up: primitive caches, filter transforms, page faults
+        run_torch()
+        run_ai3()
+    calls = max(1, int(min_block_s / max(1e-6, min(block_time(run_torch, 1), block_time(run_ai3, 1)))))
+    t_t, t_a = [], []
+    for _ in range(rounds):
+        t_t.append(block_time(run_torch, calls))
+        t_a.append(block_time(run_ai3, calls))
+    return statistics.median(t_t), statistics.median(t_a)
 
 
 def main() -> None:
@@ -115,11 +131,7 @@ def main() -> None:
                     row["algorithms"][algo] = {"error": str(e)}
                     continue
                 err = ((out - ref).abs().max() / ref.abs().max().clamp_min(1e-30)).item()
-                t_t, t_a = [], []
-                for _ in range(args.repeats):  # interleave so drift hits both alike
-                    t_t.append(median_time(run_torch, 1))
-                    t_a.append(median_time(run_ai3, 1))
-                tt, ta = statistics.median(t_t), statistics.median(t_a)
+                tt, ta = compare(run_torch, run_ai3, args.repeats)
                 t_torch_all.append(tt)
                 ratios[algo].append(tt / ta)
                 flops = 2 * out.numel() * w[0].numel()
