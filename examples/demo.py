@@ -50,21 +50,22 @@ def main() -> None:
     with torch.inference_mode():
         vgg(x)  # warm-up
         ref, t_torch = timed(vgg, x, args.repeats)
-        scale = ref.abs().max().item()
-        print(f"\nVGG16, input {tuple(x.shape)}: torch {t_torch * 1e3:.0f} ms\n")
-        print(f"{'algorithm':<10} {'how':<13} {'rel. error':>11} {'ai3 ms':>8} {'torch ms':>9} {'torch/ai3':>10}")
-        for algo in algorithms:
-            swapped = copy.deepcopy(vgg)
-            ai3.swap_conv2d(swapped, algo)
-            model = ai3.swap_backend(vgg, {"conv2d": algo})
+    scale = ref.abs().max().item()
+    print(f"\nVGG16, input {tuple(x.shape)}: torch {t_torch * 1e3:.0f} ms\n")
+    print(f"{'algorithm':<22} {'how':<13} {'rel. error':>11} {'ai3 ms':>8} {'torch ms':>9} {'torch/ai3':>10}")
+    for algo in algorithms:
+        swapped = copy.deepcopy(vgg)  # outside inference_mode: its weights stay ordinary tensors
+        ai3.swap_conv2d(swapped, algo)
+        model = ai3.swap_backend(vgg, {"conv2d": algo})
+        with torch.inference_mode():
             for how, fn in (("swap_conv2d", swapped), ("swap_backend", model)):
                 fn(x)  # first call resolves algorithms and plans buffers
                 _, t_ref = timed(vgg, x, args.repeats)
                 out, t = timed(fn, x, args.repeats)
                 err = (out - ref).abs().max().item() / scale
-                print(f"{algo:<10} {how:<13} {err:>11.2e} {t * 1e3:>8.0f} {t_ref * 1e3:>9.0f} {t_ref / t:>9.2f}x")
-        convs = [m for m in model.layers if isinstance(m, ai3.layers.Conv2D)]
-        print("\n'default' resolved per conv layer:", ", ".join(c.resolved_algorithm or "?" for c in convs))
+                print(f"{algo:<22} {how:<13} {err:>11.2e} {t * 1e3:>8.0f} {t_ref * 1e3:>9.0f} {t_ref / t:>9.2f}x")
+    convs = [m for m in model.layers if isinstance(m, ai3.layers.Conv2D)]
+    print("\n'default' resolved per conv layer:", ", ".join(c.resolved_algorithm or "?" for c in convs))
 
 
 if __name__ == "__main__":

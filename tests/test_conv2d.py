@@ -439,3 +439,39 @@ def test_torch_compile_fullgraph():
     with torch.no_grad():
         out = compiled(x)
     assert_layer_close(out, expected)
+
+
+@pytest.mark.parametrize("algo", CONV_IMPLEMENTED)
+def test_inference_tensor_weights_changed_in_place(algo):
+    """Inference tensors have no version counter: a weight changed in place under
+    inference_mode must still be seen (kernels that cache transformed filters, like
+    winograd, must not reuse stale ones)."""
+    with torch.inference_mode():
+        conv = nn.Conv2d(4, 6, 3, padding=1)  # parameters created here are inference tensors
+        ai3.swap_conv2d(conv, algo)
+        x = torch.randn(1, 4, 8, 8)
+        first = conv(x)
+        conv.weight.mul_(-2.0)
+        second = conv(x)
+        expected = F.conv2d(x, conv.weight, conv.bias, padding=1)
+    assert_layer_close(second, expected)
+    assert not torch.allclose(first, second)
+
+
+@pytest.mark.parametrize("algo", CONV_IMPLEMENTED)
+def test_weights_changed_in_place_are_seen(algo):
+    """An optimizer step changes parameters in place (bumping their version counter);
+    the next forward must use the new values, not a cached transform of the old ones."""
+    conv = nn.Conv2d(4, 6, 3, padding=1)
+    ai3.swap_conv2d(conv, algo)
+    x = torch.randn(2, 4, 8, 8)
+    opt = torch.optim.SGD(conv.parameters(), lr=0.5)
+    conv(x).square().sum().backward()
+    with torch.no_grad():
+        before = conv(x)
+    opt.step()
+    with torch.no_grad():
+        after = conv(x)
+        expected = F.conv2d(x, conv.weight, conv.bias, padding=1)
+    assert_layer_close(after, expected)
+    assert not torch.allclose(before, after)

@@ -9,7 +9,9 @@ saved input and weight (ai3's own backward kernels are a later issue).
 from __future__ import annotations
 
 import functools
-from typing import List, Optional, Sequence, Tuple
+import itertools
+import weakref
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -32,18 +34,51 @@ def _borrowed_conv(
     padding_mode: str,
     algorithm: str,
 ) -> "_core.Conv2d":
-    # One C++ layer per configuration: it caches the resolved algorithm and the
-    # kernel per (input shape, dtype, device), so repeated calls skip dispatch.
+    # A C++ layer caches the resolved algorithm and the kernel per (input shape,
+    # dtype, device), so repeated calls skip dispatch.
     return _core.Conv2d.borrowed(
         list(weight_shape), has_bias, stride, padding, dilation, groups, _PAD_MODES[padding_mode], algorithm
     )
 
 
+# Layers that run a particular weight tensor, by id(weight). Kernels keep per-weight
+# state (winograd's transformed filters), so two convs with the same configuration
+# must not share one kernel: they would evict each other's state on every call.
+# Entries go when their weight tensor is garbage collected.
+_per_weight: Dict[int, Dict[tuple, "_core.Conv2d"]] = {}
+
+
+def _drop_weight(key: int) -> None:
+    _per_weight.pop(key, None)
+
+
 def conv_layer_for(weight_shape: Sequence[int], has_bias: bool, stride: Sequence[int], padding: Sequence[int],
-                   dilation: Sequence[int], groups: int, padding_mode: str, algorithm: str) -> "_core.Conv2d":
-    return _borrowed_conv(tuple(weight_shape), bool(has_bias), (stride[0], stride[1]),
-                          (padding[0], padding[1], padding[2], padding[3]), (dilation[0], dilation[1]),
-                          int(groups), padding_mode, algorithm)
+                   dilation: Sequence[int], groups: int, padding_mode: str, algorithm: str,
+                   owner: Optional[torch.Tensor] = None) -> "_core.Conv2d":
+    """The C++ layer for a configuration; with ``owner`` (the weight tensor), one of its own."""
+    config = (tuple(weight_shape), bool(has_bias), (stride[0], stride[1]),
+              (padding[0], padding[1], padding[2], padding[3]), (dilation[0], dilation[1]), int(groups),
+              padding_mode, algorithm)
+    if owner is None:
+        return _borrowed_conv(*config)
+    key = id(owner)
+    layers = _per_weight.get(key)
+    if layers is None:
+        layers = _per_weight[key] = {}
+        weakref.finalize(owner, _drop_weight, key)
+    layer = layers.get(config)
+    if layer is None:
+        layer = layers[config] = _core.Conv2d.borrowed(
+            list(config[0]), config[1], config[2], config[3], config[4], config[5], _PAD_MODES[padding_mode],
+            algorithm)
+    return layer
+
+
+def forget_layers() -> None:
+    """Drop every cached C++ conv layer (after tuning changed what ``default`` resolves to)."""
+    _borrowed_conv.cache_clear()
+    for layers in _per_weight.values():
+        layers.clear()
 
 
 def conv2d_out_shape(input_shape: Sequence[int], weight_shape: Sequence[int], stride: Sequence[int],
@@ -53,6 +88,21 @@ def conv2d_out_shape(input_shape: Sequence[int], weight_shape: Sequence[int], st
     p = (h + padding[0] + padding[1] - dilation[0] * (r - 1) - 1) // stride[0] + 1
     q = (w + padding[2] + padding[3] - dilation[1] * (s - 1) - 1) // stride[1] + 1
     return [n, k, p, q]
+
+
+_untracked = itertools.count(1)
+
+
+def weight_version(weight: torch.Tensor) -> int:
+    """A number that changes whenever ``weight``'s contents may have changed.
+
+    Kernels cache transformed filters under (address, version). Inference tensors
+    have no version counter, so each call gets a fresh number: always correct,
+    at the price of re-transforming their filters on every call.
+    """
+    if weight.is_inference():
+        return (1 << 62) + next(_untracked)
+    return weight._version
 
 
 def _check_conv_args(input, weight, bias, stride, padding, dilation, padding_mode, algorithm) -> None:
@@ -98,14 +148,15 @@ def conv2d(
             f"conv2d input dtype {input.dtype} does not match weight dtype {weight.dtype}"
             + ("" if bias is None else f" / bias dtype {bias.dtype}")
         )
-    layer = conv_layer_for(weight.shape, bias is not None, stride, padding, dilation, groups, padding_mode, algorithm)
+    layer = conv_layer_for(weight.shape, bias is not None, stride, padding, dilation, groups, padding_mode, algorithm,
+                           owner=weight)
     out_shape = layer.out_shape(list(input.shape))
     x = input.contiguous()
     w = weight.contiguous()
     b = None if bias is None else bias.contiguous()
     out = torch.empty(out_shape, dtype=input.dtype)
     layer.forward_with(x.data_ptr(), list(x.shape), w.data_ptr(), 0 if b is None else b.data_ptr(),
-                       out.data_ptr(), dt, "cpu", weight._version)
+                       out.data_ptr(), dt, "cpu", weight_version(weight))
     return out
 
 

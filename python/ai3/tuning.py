@@ -190,9 +190,9 @@ def tune(
 def _forget_resolutions(module: Any) -> None:
     """Make layers that already resolved ``default`` resolve it again."""
     from .model import Model
-    from .ops import _borrowed_conv
+    from .ops import forget_layers
 
-    _borrowed_conv.cache_clear()
+    forget_layers()
     if isinstance(module, Model):
         for layer in module.layers:
             layer._core.clear_cache()
