@@ -685,3 +685,20 @@ def test_model_layers_and_repr(small_model):
     assert all(isinstance(layer, L.Layer) for layer in model.layers)
     assert "Conv2D" in repr(model)
     assert model.out_shape((5, 3, 6, 6)) == (5, 6)
+
+
+def test_swapped_conv_reports_what_default_resolved_to():
+    conv = nn.Conv2d(16, 16, 3, padding=1)
+    ai3.swap_conv2d(conv, "default")
+    assert conv.resolved_algorithm is None
+    x = torch.randn(1, 16, 12, 12)
+    with torch.no_grad():
+        conv(x)
+    resolved = conv.resolved_algorithm
+    assert resolved == conv.resolve_for(x.shape)
+    assert resolved in {a for op, a, b, d in ai3._core.registry_entries() if op == "conv2d"}
+    assert f"algorithm='default' -> '{resolved}'" in repr(conv)
+    ai3.swap_conv2d(conv, "smm")
+    with torch.no_grad():
+        conv(x)
+    assert conv.resolved_algorithm == "smm" and "algorithm='smm'," in repr(conv)

@@ -70,6 +70,8 @@ class Conv2d(nn.Conv2d):
             )
         batched = input.dim() == 4
         x = input if batched else input.unsqueeze(0)
+        if not torch.compiler.is_compiling():  # for resolved_algorithm; a compiled graph has no side effects
+            self._ai3_last_shape = tuple(x.shape)
         out = conv2d(x, self.weight, self.bias, list(self.stride), list(self._ai3_padding()), list(self.dilation),
                      self.groups, self.padding_mode, self.algorithm)
         return out if batched else out.squeeze(0)
@@ -85,8 +87,18 @@ class Conv2d(nn.Conv2d):
                                self.dilation, self.groups, self.padding_mode, self.algorithm)
         return layer.resolve_for(shape, dtype_name(self.weight.dtype), self.ai3_device.core)
 
+    @property
+    def resolved_algorithm(self) -> Optional[str]:
+        """The concrete algorithm the last (eager) forward ran, or None before one."""
+        shape = getattr(self, "_ai3_last_shape", None)
+        return None if shape is None else self.resolve_for(shape)
+
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, algorithm={self.algorithm!r}, device={self.ai3_device}"
+        algo = repr(self.algorithm)
+        resolved = self.resolved_algorithm
+        if resolved is not None and resolved != self.algorithm:
+            algo += f" -> {resolved!r}"
+        return f"{super().extra_repr()}, algorithm={algo}, device={self.ai3_device}"
 
 
 def _swappable_conv(m: nn.Module) -> bool:
