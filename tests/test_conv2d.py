@@ -475,3 +475,53 @@ def test_weights_changed_in_place_are_seen(algo):
         expected = F.conv2d(x, conv.weight, conv.bias, padding=1)
     assert_layer_close(after, expected)
     assert not torch.allclose(before, after)
+
+
+@pytest.mark.parametrize("cfg", GRAD_CFGS)
+@pytest.mark.parametrize("algo", CONV_IMPLEMENTED)
+def test_backward_runs_on_ai3_kernels(cfg, algo):
+    """grad_input and grad_weight are ai3 convolutions: torch's convolution (forward or
+    backward) never runs, and the float32 gradients match torch within 1e-4."""
+    ref = make_conv(cfg, torch.float32)
+    if conv_refuses(algo, ref):
+        pytest.skip(f"{algo} may refuse this configuration (covered by the grid tests)")
+    x = input_for(cfg, torch.float32)
+    x1, x2 = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    g = randn(*ref(x).shape, seed=7)
+    (ref(x1) * g).sum().backward()
+    m = swapped(ref, algo, "cpu")
+    m.zero_grad()
+    with forbid_torch_ops(CONV_ATEN + ("aten::convolution_backward",), require=("ai3::conv2d",)) as mode:
+        (m(x2) * g).sum().backward()
+    assert mode.seen.count("ai3::conv2d") >= 3, "forward, grad_input and grad_weight should each be an ai3 conv"
+    assert_layer_close(x2.grad, x1.grad)
+    assert_layer_close(m.weight.grad, ref.weight.grad)
+    if ref.bias is not None:
+        assert_layer_close(m.bias.grad, ref.bias.grad)
+
+
+@pytest.mark.parametrize("algo", CONV_IMPLEMENTED)
+def test_gradcheck_every_algorithm(algo):
+    conv = nn.Conv2d(2, 4, 3, stride=1 if algo == "winograd" else 2, padding=1, groups=2).double()
+    x = randn(1, 2, 6, 7, dtype=torch.float64).requires_grad_(True)
+    w = conv.weight.detach().clone().requires_grad_(True)
+    b = conv.bias.detach().clone().requires_grad_(True)
+    stride = list(conv.stride)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: torch.ops.ai3.conv2d(x, w, b, stride, [1, 1, 1, 1], [1, 1], 2, "zeros", algo), (x, w, b))
+
+
+@pytest.mark.parametrize("algo", CONV_IMPLEMENTED)
+def test_weights_changed_through_data_are_seen(algo):
+    """Writes through .data bypass torch's version counter (old-style manual SGD);
+    kernels that cache transformed filters must still see them."""
+    conv = nn.Conv2d(4, 6, 3, padding=1)
+    ai3.swap_conv2d(conv, algo)
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        first = conv(x)
+        conv.weight.data.mul_(-3.0)
+        second = conv(x)
+        expected = F.conv2d(x, conv.weight, conv.bias, padding=1)
+    assert_layer_close(second, expected)
+    assert not torch.allclose(first, second)

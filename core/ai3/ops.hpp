@@ -29,10 +29,12 @@ struct Conv2d {
         const T *weight; // K x C/groups x R x S
         const T *bias;   // K, or nullptr
         T *output;       // N x K x P x Q
-        // Changes whenever the weight's contents change (torch's version counter),
-        // so kernels that cache transformed filters keyed by (weight, weight_version)
-        // never use stale ones.
+        // Changes whenever the weight's contents change through torch (its version
+        // counter). Writes through `.data` bypass that counter, so unless
+        // `weight_owned` (ai3 owns the memory and never changes it), kernels that cache
+        // data derived from the weight must also compare a fingerprint() of it.
         uint64_t weight_version = 0;
+        bool weight_owned = false;
     };
 };
 

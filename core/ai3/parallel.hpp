@@ -2,6 +2,7 @@
 // runtimes spinning in one process oversubscribe the cores; a private pool whose
 // size follows torch.get_num_threads() (set from Python) does not.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 
@@ -16,5 +17,9 @@ void set_num_threads(int n);
 // parallel_for run serially on the calling thread. An exception thrown by any chunk
 // is rethrown on the caller after all chunks finished.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)> &f);
+
+// A 64-bit fingerprint of a buffer's contents (multithreaded, memory-bound), to tell
+// whether memory that may have changed without notice still holds what it held.
+uint64_t fingerprint(const void *data, std::size_t bytes);
 
 } // namespace ai3

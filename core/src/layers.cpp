@@ -210,7 +210,7 @@ void Conv2dLayer::run(const T *in, const Shape &in_shape, const T *w, const T *b
         in = padded;
     }
     auto &k = cached_kernel<Conv2d, T>("conv2d", in_shape, p, dev, [&] { return resolve_for(in_shape, dtype_of<T>::value, dev); });
-    k.run({in, w, has_bias_ ? b : nullptr, out, weight_version});
+    k.run({in, w, has_bias_ ? b : nullptr, out, weight_version, /*weight_owned=*/weight_.has_value()});
 }
 
 void Conv2dLayer::forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {

@@ -184,7 +184,10 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
                               p.has_bias ? a.bias[k] : T(0));
             return;
         }
-        if (!have_u_ || a.weight != u_weight_ || a.weight_version != u_version_) {
+        // Borrowed weights can change behind torch's version counter (writes through
+        // .data), so their contents are fingerprinted too; owned ones cannot change.
+        const uint64_t fp = a.weight_owned ? 0 : fingerprint(a.weight, size_t(p.K * pl_.cpg * 9) * sizeof(T));
+        if (!have_u_ || a.weight != u_weight_ || a.weight_version != u_version_ || fp != u_fingerprint_) {
             U_.assign(size_t(pl_.G * pl_.alpha * pl_.alpha * pl_.kpad * pl_.cpg), T(0));
             if (pl_.m == 4)
                 transform_filters<T, 4>(pl_, a.weight, U_.data());
@@ -192,6 +195,7 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
                 transform_filters<T, 2>(pl_, a.weight, U_.data());
             u_weight_ = a.weight;
             u_version_ = a.weight_version;
+            u_fingerprint_ = fp;
             have_u_ = true;
         }
         switch (isa_) {
@@ -210,6 +214,7 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
     std::vector<T> U_;
     const T *u_weight_ = nullptr;
     uint64_t u_version_ = 0;
+    uint64_t u_fingerprint_ = 0;
     bool have_u_ = false;
 };
 

@@ -2,14 +2,17 @@
 
 ``ai3::conv2d`` is the operator a swapped ``nn.Conv2d`` calls. Its forward runs in
 the C++ core; ``register_fake`` gives torch.compile and meta tensors the exact
-output shape; its backward currently runs torch's ``convolution_backward`` on the
-saved input and weight (ai3's own backward kernels are a later issue).
+output shape. Its backward is two more ai3 convolutions with the same algorithm:
+grad_input as the convolution of the stride-dilated output gradient with the
+flipped, transposed filters, and grad_weight as the correlation of the input with
+the output gradient (winograd's grad_weight, a P x Q correlation, runs implicit
+precomp gemm). grad_bias is a sum (torch). Padding modes other than zeros are
+differentiated through torch's F.pad.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import weakref
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -90,19 +93,14 @@ def conv2d_out_shape(input_shape: Sequence[int], weight_shape: Sequence[int], st
     return [n, k, p, q]
 
 
-_untracked = itertools.count(1)
-
-
 def weight_version(weight: torch.Tensor) -> int:
-    """A number that changes whenever ``weight``'s contents may have changed.
+    """torch's version counter of ``weight`` (0 for inference tensors, which have none).
 
-    Kernels cache transformed filters under (address, version). Inference tensors
-    have no version counter, so each call gets a fresh number: always correct,
-    at the price of re-transforming their filters on every call.
+    Kernels that cache data derived from a weight (winograd's transformed filters) key
+    it by (address, version) and also compare a fingerprint of the contents, which
+    catches writes that bypass the counter (``.data``, inference tensors).
     """
-    if weight.is_inference():
-        return (1 << 62) + next(_untracked)
-    return weight._version
+    return 0 if weight.is_inference() else weight._version
 
 
 def _check_conv_args(input, weight, bias, stride, padding, dilation, padding_mode, algorithm) -> None:
@@ -169,31 +167,73 @@ def _setup_context(ctx, inputs, output):
     input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm = inputs
     ctx.save_for_backward(input, weight)
     ctx.has_bias = bias is not None
-    ctx.conf = (list(stride), list(padding), list(dilation), groups, padding_mode)
+    ctx.conf = (list(stride), list(padding), list(dilation), groups, padding_mode, algorithm)
+
+
+# What the backward's two convolutions run, per forward algorithm. Both are ordinary
+# convolutions (below), so they run ai3's forward kernels; winograd's weight gradient is a
+# P x Q correlation, which Winograd's 3x3 transforms cannot compute.
+_BACKWARD_WEIGHT_ALGORITHM = {"winograd": "implicit precomp gemm"}
+
+
+def _grad_input(grad: torch.Tensor, weight: torch.Tensor, padded_hw: Sequence[int], stride: Sequence[int],
+                dilation: Sequence[int], groups: int, algorithm: str) -> torch.Tensor:
+    """d(loss)/d(padded input): the transposed convolution, run as a convolution of the
+    stride-dilated gradient with the flipped, per-group transposed filters."""
+    n, k, p, q = grad.shape
+    _, cg, r, s = weight.shape
+    sh, sw = stride
+    dh, dw = dilation
+    if sh > 1 or sw > 1:  # put the gradient back on the input's grid
+        spread = grad.new_zeros(n, k, (p - 1) * sh + 1, (q - 1) * sw + 1)
+        spread[:, :, ::sh, ::sw] = grad
+        grad = spread
+    kg = k // groups
+    w_t = weight.reshape(groups, kg, cg, r, s).transpose(1, 2).reshape(groups * cg, kg, r, s).flip(2, 3)
+    ph, pw = dh * (r - 1), dw * (s - 1)
+    # rows/columns past the last window never reached the output: their gradient is 0
+    extra_h = padded_hw[0] - (grad.shape[2] + ph)
+    extra_w = padded_hw[1] - (grad.shape[3] + pw)
+    return conv2d(grad, w_t.contiguous(), None, [1, 1], [ph, ph + extra_h, pw, pw + extra_w], [dh, dw], groups,
+                  "zeros", algorithm)
+
+
+def _grad_weight(grad: torch.Tensor, x: torch.Tensor, weight_shape: Sequence[int], stride: Sequence[int],
+                 dilation: Sequence[int], groups: int, algorithm: str) -> torch.Tensor:
+    """d(loss)/d(weight): the correlation of the (padded) input with the output gradient,
+    run as a grouped convolution whose batch is the input channels and whose channels are
+    (group, image) pairs."""
+    n, c, h, w = x.shape
+    _, k, p, q = grad.shape
+    cg, kg = c // groups, k // groups
+    xs = x.reshape(n, groups, cg, h, w).permute(2, 1, 0, 3, 4).reshape(cg, groups * n, h, w)
+    gs = grad.reshape(n, groups, kg, p, q).permute(1, 2, 0, 3, 4).reshape(groups * kg, n, p, q)
+    out = conv2d(xs.contiguous(), gs.contiguous(), None, list(dilation), [0, 0, 0, 0], list(stride), groups,
+                 "zeros", _BACKWARD_WEIGHT_ALGORITHM.get(algorithm, algorithm))
+    return out[:, :, : weight_shape[2], : weight_shape[3]].transpose(0, 1).contiguous()
 
 
 def _conv2d_backward(ctx, grad):
     input, weight = ctx.saved_tensors
-    stride, padding, dilation, groups, padding_mode = ctx.conf
+    stride, padding, dilation, groups, padding_mode, algorithm = ctx.conf
     need_in, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]
     top, bottom, left, right = padding
-    symmetric = padding_mode == "zeros" and top == bottom and left == right
-    x = input
-    if not symmetric:
-        x = F.pad(input, (left, right, top, bottom), mode="constant" if padding_mode == "zeros" else padding_mode)
-    conv_pad = [top, left] if symmetric else [0, 0]
-    g_in, g_w, g_b = torch.ops.aten.convolution_backward(
-        grad.contiguous(), x, weight, [weight.shape[0]] if ctx.has_bias else None, stride, conv_pad, dilation,
-        False, [0, 0], groups, [need_in, need_w, need_b],
-    )
-    if need_in and not symmetric:
-        # Back through the explicit padding (a slice for zeros, a gather for the other modes).
-        with torch.enable_grad():
-            xi = input.detach().requires_grad_(True)
-            xp = F.pad(xi, (left, right, top, bottom), mode="constant" if padding_mode == "zeros" else padding_mode)
-            (g_in,) = torch.autograd.grad(xp, xi, g_in)
-    return (g_in if need_in else None, g_w if need_w else None, g_b if need_b else None,
-            None, None, None, None, None, None)
+    grad = grad.contiguous()
+    pads = (left, right, top, bottom)
+    mode = "constant" if padding_mode == "zeros" else padding_mode
+    x = F.pad(input, pads, mode=mode) if any(pads) else input
+    g_in = g_w = g_b = None
+    if need_in:
+        g_in = _grad_input(grad, weight, x.shape[2:], stride, dilation, groups, algorithm)
+        if any(pads):  # back through the padding: a slice for zeros, a scatter-add for the other modes
+            with torch.enable_grad():
+                xi = input.detach().requires_grad_(True)
+                (g_in,) = torch.autograd.grad(F.pad(xi, pads, mode=mode), xi, g_in)
+    if need_w:
+        g_w = _grad_weight(grad, x, weight.shape, stride, dilation, groups, algorithm)
+    if need_b:
+        g_b = grad.sum((0, 2, 3))
+    return g_in, g_w, g_b, None, None, None, None, None, None
 
 
 conv2d.register_autograd(_conv2d_backward, setup_context=_setup_context)
