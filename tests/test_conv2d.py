@@ -477,7 +477,7 @@ def test_weights_changed_in_place_are_seen(algo):
     assert not torch.allclose(before, after)
 
 
-@pytest.mark.parametrize("cfg", GRAD_CFGS)
+@pytest.mark.parametrize("cfg", CONFIGS)
 @pytest.mark.parametrize("algo", CONV_IMPLEMENTED)
 def test_backward_runs_on_ai3_kernels(cfg, algo):
     """grad_input and grad_weight are ai3 convolutions: torch's convolution (forward or
@@ -486,6 +486,8 @@ def test_backward_runs_on_ai3_kernels(cfg, algo):
     if conv_refuses(algo, ref):
         pytest.skip(f"{algo} may refuse this configuration (covered by the grid tests)")
     x = input_for(cfg, torch.float32)
+    if x.shape[0] == 0:
+        pytest.skip("an empty batch has no gradient to compare")
     x1, x2 = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
     g = randn(*ref(x).shape, seed=7)
     (ref(x1) * g).sum().backward()

@@ -6,8 +6,8 @@ output shape. Its backward is two more ai3 convolutions with the same algorithm:
 grad_input as the convolution of the stride-dilated output gradient with the
 flipped, transposed filters, and grad_weight as the correlation of the input with
 the output gradient (winograd's grad_weight, a P x Q correlation, runs implicit
-precomp gemm). grad_bias is a sum (torch). Padding modes other than zeros are
-differentiated through torch's F.pad.
+precomp gemm); the same convolution, given an extra input row of ones, yields
+grad_bias. Padding modes other than zeros are differentiated through torch's F.pad.
 """
 
 from __future__ import annotations
@@ -198,19 +198,30 @@ def _grad_input(grad: torch.Tensor, weight: torch.Tensor, padded_hw: Sequence[in
                   "zeros", algorithm)
 
 
-def _grad_weight(grad: torch.Tensor, x: torch.Tensor, weight_shape: Sequence[int], stride: Sequence[int],
-                 dilation: Sequence[int], groups: int, algorithm: str) -> torch.Tensor:
-    """d(loss)/d(weight): the correlation of the (padded) input with the output gradient,
-    run as a grouped convolution whose batch is the input channels and whose channels are
-    (group, image) pairs."""
+def _grad_weight_bias(grad: torch.Tensor, x: torch.Tensor, weight_shape: Sequence[int], stride: Sequence[int],
+                      dilation: Sequence[int], groups: int, algorithm: str, need_w: bool, need_b: bool):
+    """d(loss)/d(weight) and d(loss)/d(bias) in one ai3 convolution.
+
+    The weight gradient is the correlation of the (padded) input with the output
+    gradient, run as a grouped convolution whose batch is the input channels and
+    whose channels are (group, image) pairs. An extra batch row of ones makes the same
+    convolution produce the bias gradient (the sum of the output gradient) at tap (0, 0).
+    """
     n, c, h, w = x.shape
     _, k, p, q = grad.shape
     cg, kg = c // groups, k // groups
-    xs = x.reshape(n, groups, cg, h, w).permute(2, 1, 0, 3, 4).reshape(cg, groups * n, h, w)
+    rows = []
+    if need_w:
+        rows.append(x.reshape(n, groups, cg, h, w).permute(2, 1, 0, 3, 4).reshape(cg, groups * n, h, w))
+    if need_b:
+        rows.append(x.new_ones(1, groups * n, h, w))
+    xs = torch.cat(rows) if len(rows) > 1 else rows[0]
     gs = grad.reshape(n, groups, kg, p, q).permute(1, 2, 0, 3, 4).reshape(groups * kg, n, p, q)
     out = conv2d(xs.contiguous(), gs.contiguous(), None, list(dilation), [0, 0, 0, 0], list(stride), groups,
                  "zeros", _BACKWARD_WEIGHT_ALGORITHM.get(algorithm, algorithm))
-    return out[:, :, : weight_shape[2], : weight_shape[3]].transpose(0, 1).contiguous()
+    g_w = out[:cg, :, : weight_shape[2], : weight_shape[3]].transpose(0, 1).contiguous() if need_w else None
+    g_b = out[-1, :, 0, 0].contiguous() if need_b else None
+    return g_w, g_b
 
 
 def _conv2d_backward(ctx, grad):
@@ -229,10 +240,8 @@ def _conv2d_backward(ctx, grad):
             with torch.enable_grad():
                 xi = input.detach().requires_grad_(True)
                 (g_in,) = torch.autograd.grad(F.pad(xi, pads, mode=mode), xi, g_in)
-    if need_w:
-        g_w = _grad_weight(grad, x, weight.shape, stride, dilation, groups, algorithm)
-    if need_b:
-        g_b = grad.sum((0, 2, 3))
+    if need_w or need_b:
+        g_w, g_b = _grad_weight_bias(grad, x, weight.shape, stride, dilation, groups, algorithm, need_w, need_b)
     return g_in, g_w, g_b, None, None, None, None, None, None
 
 
