@@ -73,6 +73,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="default: torch.get_num_threads()")
     p.add_argument("--unique", action="store_true", help="benchmark each distinct layer shape once")
     p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--backward", action="store_true",
+                   help="time the backward (grad of input, weight and bias) instead of the forward")
     p.add_argument("--tune", action="store_true",
                    help="also run ai3.tune on the model (not saved) and compare its picks with guess's")
     args = p.parse_args()
@@ -105,7 +107,7 @@ def main() -> None:
     print(header)
     rows: List[Dict] = []
     ratios: Dict[str, List[float]] = {a: [] for a in algorithms}
-    with torch.inference_mode():
+    with torch.inference_mode(mode=not args.backward):
         for i, (name, m, shape) in enumerate(layers):
             x = torch.randn(shape, dtype=dtype)
             w = m.weight.detach().to(dtype)
@@ -115,7 +117,20 @@ def main() -> None:
             def run_torch():
                 return F.conv2d(x, w, b, m.stride, m.padding, m.dilation, m.groups)
 
+            if args.backward:
+                # Time torch.autograd.grad over a graph built once (retain_graph): the backward alone.
+                xg, wg = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+                bg = None if b is None else b.clone().requires_grad_(True)
+                leaves = [t for t in (xg, wg, bg) if t is not None]
+                with torch.enable_grad():
+                    out_t = F.conv2d(xg, wg, bg, m.stride, m.padding, m.dilation, m.groups)
+                gout = torch.randn_like(out_t)
+
+                def run_torch():  # noqa: F811 - the backward variant
+                    return torch.autograd.grad(out_t, leaves, gout, retain_graph=True)[1]
+
             ref = run_torch()
+            fwd_numel = F.conv2d(x[:1], w, None, m.stride, m.padding, m.dilation, m.groups).numel() * x.shape[0]
             row = {"layer": i, "name": name, "in_shape": list(shape), "weight": list(w.shape), "stride": list(m.stride),
                    "groups": m.groups, "algorithms": {}}
             cells = []
@@ -124,17 +139,33 @@ def main() -> None:
                 def run_ai3(algo=algo):
                     return ai3_conv2d(x, w, b, list(m.stride), pads, list(m.dilation), m.groups, "zeros", algo)
 
+                if args.backward:
+                    try:
+                        with torch.enable_grad():
+                            out_a = ai3_conv2d(xg, wg, bg, list(m.stride), pads, list(m.dilation), m.groups,
+                                               "zeros", algo)
+                    except NotImplementedError as e:
+                        cells.append(f"{'n/a':>12}")
+                        row["algorithms"][algo] = {"error": str(e)}
+                        continue
+
+                    def run_ai3(out_a=out_a):  # noqa: F811 - the backward variant
+                        return torch.autograd.grad(out_a, leaves, gout, retain_graph=True)[1]
+
                 try:
                     out = run_ai3()  # warm: resolve, build the kernel
                 except NotImplementedError as e:
                     cells.append(f"{'n/a':>12}")
                     row["algorithms"][algo] = {"error": str(e)}
                     continue
+                if args.backward:
+                    out = run_ai3()  # compare what is timed: the weight gradient
                 err = ((out - ref).abs().max() / ref.abs().max().clamp_min(1e-30)).item()
                 tt, ta = compare(run_torch, run_ai3, args.repeats)
                 t_torch_all.append(tt)
                 ratios[algo].append(tt / ta)
-                flops = 2 * out.numel() * w[0].numel()
+                # forward: 2 FLOPs per multiply-add; backward: grad_input and grad_weight, twice that
+                flops = 2 * fwd_numel * w[0].numel() * (2 if args.backward else 1)
                 resolved = ai3.ops.conv_layer_for(w.shape, b is not None, m.stride, pads, m.dilation, m.groups,
                                                   "zeros", algo).resolve_for(list(shape), args.dtype)
                 row["algorithms"][algo] = {"torch_s": tt, "ai3_s": ta, "speedup": tt / ta, "rel_error": err,

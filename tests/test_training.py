@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import os
-import socket
+import sys
 
 import pytest
 import torch
@@ -148,20 +148,14 @@ def test_to_float64_after_swap():
     torch.testing.assert_close(out, ref(x), atol=1e-10, rtol=1e-10)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ddp_worker(rank: int, world: int, port: int, use_ai3: bool, out_dir: str) -> None:
+def _ddp_worker(rank: int, world: int, use_ai3: bool, out_dir: str) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    # A file rendezvous (one per run): no TCP port to pick, so nothing to race for.
+    init = f"file://{os.path.join(out_dir, f'rendezvous_{int(use_ai3)}')}"
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
         torch.manual_seed(0)
         net = SmallCNN()
@@ -177,15 +171,22 @@ def _ddp_worker(rank: int, world: int, port: int, use_ai3: bool, out_dir: str) -
         if rank == 0:
             torch.save({k: v.detach().clone() for k, v in net.state_dict().items()},
                        os.path.join(out_dir, f"ddp_{int(use_ai3)}.pt"))
+        dist.barrier()
     finally:
         dist.destroy_process_group()
+    # Reached only on success. Skip the interpreter's teardown: torch's gloo threads abort
+    # there ("terminate called without an active exception") in about 1 of 8 runs on this
+    # machine, with or without ai3 imported (reproduced with plain torch DDP).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def test_ddp_two_processes_match_plain_torch(tmp_path):
     import torch.multiprocessing as mp
 
     for use_ai3 in (False, True):
-        mp.spawn(_ddp_worker, args=(2, _free_port(), use_ai3, str(tmp_path)), nprocs=2, join=True)
+        mp.spawn(_ddp_worker, args=(2, use_ai3, str(tmp_path)), nprocs=2, join=True)
     plain = torch.load(tmp_path / "ddp_0.pt", weights_only=True)
     swapped = torch.load(tmp_path / "ddp_1.pt", weights_only=True)
     assert list(plain) == list(swapped)
