@@ -26,8 +26,7 @@ from .algorithms import check_algorithm
 from .layers import _PAD_MODES
 
 
-@functools.lru_cache(maxsize=None)
-def _borrowed_conv(
+def _new_layer(
     weight_shape: Tuple[int, ...],
     has_bias: bool,
     stride: Tuple[int, int],
@@ -42,6 +41,10 @@ def _borrowed_conv(
     return _core.Conv2d.borrowed(
         list(weight_shape), has_bias, stride, padding, dilation, groups, _PAD_MODES[padding_mode], algorithm
     )
+
+
+# Shared layers, for questions that need no per-weight state (resolve_for, tune keys).
+_borrowed_conv = functools.lru_cache(maxsize=None)(_new_layer)
 
 
 # Layers that run a particular weight tensor, by id(weight). Kernels keep per-weight
@@ -71,9 +74,7 @@ def conv_layer_for(weight_shape: Sequence[int], has_bias: bool, stride: Sequence
         weakref.finalize(owner, _drop_weight, key)
     layer = layers.get(config)
     if layer is None:
-        layer = layers[config] = _core.Conv2d.borrowed(
-            list(config[0]), config[1], config[2], config[3], config[4], config[5], _PAD_MODES[padding_mode],
-            algorithm)
+        layer = layers[config] = _new_layer(*config)
     return layer
 
 
