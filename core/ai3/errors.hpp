@@ -6,25 +6,30 @@
 #include <stdexcept>
 #include <string>
 
+// Exported so that an exception thrown in one extension module (ai3._sycl,
+// ai3._cuda) is caught by type in another (ai3._core's translator): with hidden
+// visibility each module would get its own type_info and the catch would miss.
+#define AI3_EXPORT __attribute__((visibility("default")))
+
 namespace ai3 {
 
-struct Error : std::runtime_error {
+struct AI3_EXPORT Error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 // Bad argument values or shapes (Python: ai3.errors.ShapeError/ValueError).
-struct ValueError : Error {
+struct AI3_EXPORT ValueError : Error {
     using Error::Error;
 };
 // Wrong dtype (Python: ai3.errors.DTypeError, a TypeError).
-struct TypeError : Error {
+struct AI3_EXPORT TypeError : Error {
     using Error::Error;
 };
 // A (op, algorithm, backend, dtype) combination with no kernel (Python: ai3.errors.Unimplemented).
-struct Unimplemented : Error {
+struct AI3_EXPORT Unimplemented : Error {
     using Error::Error;
 };
 // Anything that went wrong while running (Python: ai3.errors.BackendError).
-struct RuntimeError : Error {
+struct AI3_EXPORT RuntimeError : Error {
     using Error::Error;
 };
 

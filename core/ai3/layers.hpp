@@ -204,8 +204,9 @@ class FlattenLayer final : public Layer {
 // ---- model ----------------------------------------------------------------------
 
 // A chain of layers run in one C++ call. Intermediate activations live in two
-// buffers planned once per input shape and reused; the output is a fresh tensor
-// (callers keep it), the input is only read.
+// buffers planned once per (input shape, dtype, device) and reused; the output is
+// a fresh host tensor (callers keep it), the input is only read. On a backend
+// with device memory the buffers live on the device: one copy in, one copy out.
 class Model {
   public:
     explicit Model(std::vector<std::shared_ptr<Layer>> layers);
@@ -218,7 +219,8 @@ class Model {
     std::mutex mu_;
     Shape planned_for_;
     DType planned_dtype_ = DType::f32;
-    Tensor buffers_[2];
+    Device planned_dev_;
+    DeviceBuffer buffers_[2], in_buf_, out_buf_;
 };
 
 } // namespace ai3

@@ -6,6 +6,7 @@
 // builds a Kernel for one (layer, input shape, device), which may precompute
 // state (transformed filters, offset tables) once and reuse it on every run.
 #pragma once
+#include "device_ops.hpp"
 #include "dtype.hpp"
 #include "errors.hpp"
 #include "ops.hpp"
@@ -18,15 +19,7 @@
 
 namespace ai3 {
 
-// Where a kernel runs. `handle` is backend-specific (a sycl::queue*, a CUDA
-// stream, ...); the CPU fallback ignores it.
-struct Device {
-    Backend backend = Backend::cpu;
-    int index = 0;
-    void *handle = nullptr;
-};
-
-template <class Op, class T> struct Kernel {
+template <class Op, class T> struct AI3_EXPORT Kernel {
     virtual ~Kernel() = default;
     virtual void run(const typename Op::template Args<T> &args) = 0;
 };
@@ -53,7 +46,10 @@ struct KernelKey {
     DType dtype;
 };
 
-class Registry {
+// One registry per process, owned by ai3._core. Optional backend modules reach
+// it through the capsule ai3._core._registry (never through registry(), which
+// would be their own copy) and fill it from their module init.
+class AI3_EXPORT Registry {
   public:
     template <class Op, class T>
     void add(const std::string &algorithm, Backend backend, Factory<Op, T> factory) {
@@ -92,7 +88,15 @@ class Registry {
         return out;
     }
 
+    // Device memory for a backend (null: the backend works on host memory).
+    void set_device_ops(Backend b, std::shared_ptr<DeviceOps> ops) { device_ops_[int(b)] = std::move(ops); }
+    DeviceOps *device_ops(Backend b) const {
+        auto it = device_ops_.find(int(b));
+        return it == device_ops_.end() ? nullptr : it->second.get();
+    }
+
   private:
+    std::map<int, std::shared_ptr<DeviceOps>> device_ops_;
     using Key = std::tuple<std::string, std::string, int, int>;
     static Key key(const std::string &op, const std::string &algo, Backend b, DType d) {
         return {op, algo, int(b), int(d)};

@@ -447,12 +447,27 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
         std::memcpy(result.data(), in, result.nbytes());
         return result;
     }
-    if (planned_for_ != in_shape || planned_dtype_ != dtype) {
-        for (auto &b : buffers_) b = Tensor({biggest}, dtype);
+    DeviceOps *ops = registry().device_ops(dev.backend);
+    std::size_t esize = dtype_size(dtype);
+    if (planned_for_ != in_shape || planned_dtype_ != dtype || planned_dev_.backend != dev.backend ||
+        planned_dev_.index != dev.index || planned_dev_.handle != dev.handle) {
+        for (auto &b : buffers_) b.reset();
+        in_buf_.reset();
+        out_buf_.reset();
+        for (auto &b : buffers_) b = DeviceBuffer(ops, dev, std::size_t(biggest) * esize);
+        if (ops) {
+            in_buf_ = DeviceBuffer(ops, dev, std::size_t(numel(in_shape)) * esize);
+            out_buf_ = DeviceBuffer(ops, dev, result.nbytes());
+        }
         planned_for_ = in_shape;
         planned_dtype_ = dtype;
+        planned_dev_ = dev;
     }
     const void *cur = in;
+    if (ops) {
+        ops->copy(in_buf_.data(), in, in_buf_.bytes(), dev);
+        cur = in_buf_.data();
+    }
     int cur_buf = -1; // which of buffers_ holds `cur`; -1: the caller's input
     std::size_t last = layers_.size() - 1;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -464,7 +479,7 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
         void *dst;
         int dst_buf;
         if (i == last) {
-            dst = result.data();
+            dst = ops ? out_buf_.data() : result.data();
             dst_buf = -2;
         } else if (l.elementwise() && cur_buf >= 0) {
             dst = const_cast<void *>(cur);
@@ -476,6 +491,10 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
         l.forward(cur, shapes[i], dst, dtype, dev);
         cur = dst;
         cur_buf = dst_buf;
+    }
+    if (ops) {
+        ops->copy(result.data(), out_buf_.data(), result.nbytes(), dev);
+        ops->synchronize(dev);
     }
     return result;
 }

@@ -17,15 +17,21 @@ from .errors import DeviceError
 
 @dataclass(frozen=True)
 class Device:
-    """A resolved device: the backend that runs it and the name the core knows it by."""
+    """A resolved device: the backend that runs it, its display name, and for
+    device backends the index and the opaque handle (a ``sycl::queue*``, a CUDA
+    device ordinal's context, ...) that the backend module owns."""
 
     backend: str
     name: str
+    index: int = 0
+    handle: int = 0
 
     @property
-    def core(self) -> str:
-        """The device string passed to ``ai3._core``."""
-        return self.backend
+    def core(self) -> Any:
+        """The device as ``ai3._core`` takes it: ``"cpu"`` or ``(backend, index, handle)``."""
+        if self.backend == "cpu":
+            return "cpu"
+        return (self.backend, self.index, self.handle)
 
     def __str__(self) -> str:
         return self.name

@@ -43,9 +43,25 @@ DType parse_dtype(const std::string &s) {
     throw TypeError(str("ai3 supports float32 and float64, got dtype ", s));
 }
 
-Device parse_device(const std::string &backend) {
-    if (backend == "cpu") return Device{Backend::cpu, 0, nullptr};
-    throw Unimplemented(str("backend '", backend, "' is not available in ai3._core"));
+Backend parse_backend(const std::string &name) {
+    for (Backend b : {Backend::cpu, Backend::sycl, Backend::cuda, Backend::apple})
+        if (name == backend_name(b)) return b;
+    throw ValueError(str("unknown ai3 backend '", name, "'"));
+}
+
+// A device crosses from Python (ai3.devices.Device.core) as "cpu" or as a
+// (backend, index, handle) tuple whose handle the backend module made.
+Device parse_device(const py::object &device) {
+    if (py::isinstance<py::str>(device)) {
+        auto name = device.cast<std::string>();
+        if (name == "cpu") return Device{Backend::cpu, 0, nullptr};
+        throw ValueError(str("device '", name, "' needs a handle from its backend module (use ai3.devices)"));
+    }
+    auto t = device.cast<std::tuple<std::string, int, uintptr_t>>();
+    Device d{parse_backend(std::get<0>(t)), std::get<1>(t), reinterpret_cast<void *>(std::get<2>(t))};
+    if (d.backend != Backend::cpu && !registry().device_ops(d.backend) && d.handle == nullptr)
+        throw ValueError(str("backend '", backend_name(d.backend), "' is not loaded"));
+    return d;
 }
 
 const void *as_ptr(uintptr_t p) { return reinterpret_cast<const void *>(p); }
@@ -89,6 +105,9 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "ai3's C++ core: registry, layers and the portable CPU fallback kernels";
 
     register_fallback(registry());
+    // Optional backend modules (ai3._sycl, ai3._cuda) register their kernels and
+    // device memory into this registry through this capsule.
+    m.attr("_registry") = py::capsule(static_cast<void *>(&registry()), "ai3.Registry");
 
     error_types();
     py::register_exception_translator([](std::exception_ptr p) {
@@ -189,14 +208,14 @@ PYBIND11_MODULE(_core, m) {
         .def("out_shape", [](const Layer &l, const Shape &in) { return py::tuple(py::cast(l.out_shape(in))); })
         .def(
             "resolve_for",
-            [](const Layer &l, const Shape &in, const std::string &dtype, const std::string &device) {
+            [](const Layer &l, const Shape &in, const std::string &dtype, const py::object &device) {
                 return l.resolve_for(in, parse_dtype(dtype), parse_device(device));
             },
             py::arg("shape"), py::arg("dtype"), py::arg("device") = "cpu")
         .def(
             "forward",
             [](Layer &l, uintptr_t in, const Shape &in_shape, uintptr_t out, const std::string &dtype,
-               const std::string &device) {
+               const py::object &device) {
                 DType d = parse_dtype(dtype);
                 Device dev = parse_device(device);
                 l.out_shape(in_shape);
@@ -251,7 +270,7 @@ PYBIND11_MODULE(_core, m) {
         .def(
             "forward_with",
             [](Conv2dLayer &l, uintptr_t in, const Shape &in_shape, uintptr_t w, uintptr_t b, uintptr_t out,
-               const std::string &dtype, const std::string &device, uint64_t weight_version) {
+               const std::string &dtype, const py::object &device, uint64_t weight_version) {
                 DType d = parse_dtype(dtype);
                 Device dev = parse_device(device);
                 l.out_shape(in_shape);
@@ -278,7 +297,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("shape"), py::arg("dtype"));
     conv.def(
         "tune_key",
-        [](const Conv2dLayer &l, const Shape &in, const std::string &dtype, const std::string &device) {
+        [](const Conv2dLayer &l, const Shape &in, const std::string &dtype, const py::object &device) {
             return l.tune_key(in, parse_dtype(dtype), parse_device(device));
         },
         py::arg("shape"), py::arg("dtype"), py::arg("device") = "cpu");
@@ -340,7 +359,7 @@ PYBIND11_MODULE(_core, m) {
         .def("out_shape", [](const Model &mo, const Shape &in) { return py::tuple(py::cast(mo.out_shape(in))); })
         .def(
             "forward",
-            [](Model &mo, uintptr_t in, const Shape &in_shape, const std::string &dtype, const std::string &device) {
+            [](Model &mo, uintptr_t in, const Shape &in_shape, const std::string &dtype, const py::object &device) {
                 DType d = parse_dtype(dtype);
                 Device dev = parse_device(device);
                 py::gil_scoped_release nogil;
