@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=${AI3_VENV:-.venv}
 extras=$(IFS=,; echo "$*")
+extras=${extras// /}
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "== creating $VENV"

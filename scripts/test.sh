@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The full test suite: builds ai3 into a venv, runs the C++ kernel tests and pytest.
+# AI3_EXTRAS picks the package extras installed with it (default: test).
 # Exit status is pytest's, except that "no tests ran" (pytest's 5) is a failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/setup-venv.sh test || exit 1
+cd "$(dirname "$0")/.." || exit 1
+bash scripts/setup-venv.sh "${AI3_EXTRAS:-test}" || exit 1
 PYBIN="${AI3_VENV:-.venv}/bin/python"
 
 echo "== C++ kernel tests"
