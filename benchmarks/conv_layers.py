@@ -8,6 +8,9 @@ torch and ai3 on the same number of threads. Prints torch time / ai3 time per la
 
     python benchmarks/conv_layers.py --model vgg16 --batch 1
     python benchmarks/conv_layers.py --model resnet50 --algorithms direct smm --dtype float64
+
+This is the raw-operator variant (ai3.ops.conv2d, --backward, --tune) of
+`python -m ai3 bench --layers`, which times swapped modules on any device.
 """
 
 from __future__ import annotations
@@ -17,49 +20,21 @@ import json
 import math
 import platform
 import statistics
-import time
 from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
-import torchvision
 
 import ai3
-from ai3._shapes import record_input_shapes
+from ai3 import bench
+from ai3.bench import compare, make_model
 from ai3.ops import conv2d as ai3_conv2d
 from ai3._convert import conv_padding
 
 
 def conv_layers(model_name: str, batch: int, size: int):
-    model = getattr(torchvision.models, model_name)(weights=None).eval()
-    order, shapes = record_input_shapes(model, (batch, 3, size, size), lambda m: type(m) is torch.nn.Conv2d)
-    names = {id(m): n for n, m in model.named_modules()}
-    return model, [(names[id(m)], m, shapes[id(m)]) for m in order]
-
-
-def block_time(fn, calls: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - t0) / calls
-
-
-def compare(run_torch, run_ai3, rounds: int, min_block_s: float = 0.03):
-    """Median per-call times of torch and ai3, measured in alternating blocks.
-
-    Each round times a block of calls of each (enough calls to last ``min_block_s``),
-    so one slow call (a page fault storm, a timer tick) moves a block average a little
-    instead of a single-call sample a lot, and alternating blocks make drift hit both.
-    """
-    for _ in range(2):  # warm-up: primitive caches, filter transforms, page faults
-        run_torch()
-        run_ai3()
-    calls = max(1, int(min_block_s / max(1e-6, min(block_time(run_torch, 1), block_time(run_ai3, 1)))))
-    t_t, t_a = [], []
-    for _ in range(rounds):
-        t_t.append(block_time(run_torch, calls))
-        t_a.append(block_time(run_ai3, calls))
-    return statistics.median(t_t), statistics.median(t_a)
+    model = make_model(model_name)
+    return model, bench.conv_layers(model, (batch, 3, size, size))
 
 
 def main() -> None:

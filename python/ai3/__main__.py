@@ -1,4 +1,5 @@
-"""``python -m ai3 info``: what this build of ai3 has and where it can run."""
+"""``python -m ai3 info``: what this build of ai3 has and where it can run.
+``python -m ai3 bench``: ai3 against torch per conv layer and per model (see ai3.bench)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,17 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ai3", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="print the build's backends, devices and kernels")
+    from . import bench
+
+    bp = sub.add_parser("bench", help="benchmark ai3 against torch per conv layer and per model",
+                        description=bench.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_arguments(bp)
     args = parser.parse_args(argv)
     if args.command == "info":
         return _info()
+    if args.command == "bench":
+        bench.run(args)
+        return 0
     return 2  # pragma: no cover
 
 
