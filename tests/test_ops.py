@@ -249,10 +249,36 @@ def test_model_chain_of_every_layer(dtype):
         out = model(x)
     assert_layer_close(out, expected)
     assert model.out_shape(tuple(x.shape)) == tuple(expected.shape)
-    for layer in model.layers:
+    for prev, layer in zip([None] + model.layers[:-1], model.layers):
         if not isinstance(layer, L.Flatten):  # a Flatten inside a Model is a view: it does not run a kernel
             expected_algos = CONV_IMPLEMENTED if layer.op == "conv2d" else ("direct",)
+            if layer.op == "relu" and prev is not None and prev.op == "conv2d":
+                expected_algos = ("fused",)  # a conv's epilogue applied it: the output was written once
             assert layer.resolved_algorithm in expected_algos, (layer, layer.resolved_algorithm)
+
+
+@pytest.mark.parametrize("relu_algorithm", ["default", "direct"])
+@pytest.mark.parametrize("algorithm", CONV_IMPLEMENTED)
+def test_model_fuses_conv_and_relu(algorithm, relu_algorithm):
+    # A negative bias makes the ReLU clip about half the outputs, so a missing or misplaced ReLU shows.
+    torch_model = nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 5, 1), nn.ReLU())
+    with torch.no_grad():
+        torch_model[0].bias.fill_(-0.2)
+    x = randn(2, 4, 7, 9)
+    expected = torch_model(x)
+    layers = [L.Conv2D.from_torch(torch_model[0], algorithm=algorithm), L.ReLU(algorithm=relu_algorithm),
+              L.Conv2D.from_torch(torch_model[2], algorithm=algorithm), L.ReLU(algorithm=relu_algorithm)]
+    model = ai3.Model(layers)
+    if algorithm == "winograd":
+        with pytest.raises(NotImplementedError, match="winograd"):  # the 1x1 conv
+            model(x)
+        return
+    with forbid_torch_ops(MODEL_ATEN):
+        out = model(x)
+    assert_layer_close(out, expected)
+    assert (expected == 0).any()
+    want = "fused" if relu_algorithm == "default" else "direct"
+    assert [layers[1].resolved_algorithm, layers[3].resolved_algorithm] == [want, want]
 
 
 

@@ -7,6 +7,7 @@
 #include "registry.hpp"
 #include "tensor.hpp"
 
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,11 @@ class Layer {
     virtual std::string resolve_for(const Shape &in, DType dtype, const Device &dev) const;
     // Forget resolved algorithms and built kernels (after tuning changed what `default` picks).
     void clear_cache();
+    // This layer's work was done by the previous layer's kernel (a Model fused them).
+    void mark_fused() {
+        std::lock_guard<std::mutex> lk(mu_);
+        resolved_ = "fused";
+    }
 
   protected:
     struct CacheKey {
@@ -74,7 +80,7 @@ class Layer {
             std::shared_ptr<Kernel<Op, T>> k(factory(p, dev));
             it = cache_.emplace(key, CacheEntry{std::static_pointer_cast<void>(k), algo}).first;
         }
-        if (tag == op()) resolved_ = it->second.algorithm;
+        if (tag.compare(0, std::strlen(op()), op()) == 0) resolved_ = it->second.algorithm;
         return *static_cast<Kernel<Op, T> *>(it->second.kernel.get());
     }
 
@@ -105,7 +111,10 @@ class Conv2dLayer final : public Layer {
     Shape out_shape(const Shape &in) const override;
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     void forward_with(const void *in, const Shape &in_shape, const void *weight, const void *bias, void *out,
-                      DType dtype, const Device &dev, uint64_t weight_version = 0);
+                      DType dtype, const Device &dev, uint64_t weight_version = 0, bool relu = false);
+    // forward() followed by a ReLU in the same pass over the output (CPU fallback only:
+    // other backends' kernels do not read Conv2dParams::relu).
+    void forward_relu(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev);
     std::optional<DType> param_dtype() const override;
     std::string resolve_for(const Shape &in, DType dtype, const Device &dev) const override;
     // The key ai3.tune stores this layer's measured winner under, for this input.
@@ -122,7 +131,7 @@ class Conv2dLayer final : public Layer {
     Conv2dParams params_for(const Shape &in) const;
     template <class T>
     void run(const T *in, const Shape &in_shape, const T *w, const T *b, T *out, const Device &dev,
-             uint64_t weight_version);
+             uint64_t weight_version, bool relu);
 
     Shape wshape_;
     bool has_bias_;

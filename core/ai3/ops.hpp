@@ -19,6 +19,9 @@ struct Conv2dParams {
     int64_t dil_h = 1, dil_w = 1;
     int64_t groups = 1;
     bool has_bias = false;
+    // Fused epilogue: y = max(0, conv + bias), for a conv a ReLU directly follows
+    // (ai3.Model fuses them so the output is written once, not re-read by a ReLU).
+    bool relu = false;
 };
 
 struct Conv2d {

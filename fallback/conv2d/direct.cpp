@@ -42,7 +42,7 @@ template <class T> void conv2d_direct(const Conv2dParams &p, const Conv2d::Args<
         for (int64_t n = 0; n < p.N; ++n)
             for (int64_t k = 0; k < p.K; ++k)
                 std::fill(a.output + (n * p.K + k) * PQ, a.output + (n * p.K + k + 1) * PQ,
-                          p.has_bias ? a.bias[k] : T(0));
+                          detail::empty_conv_value(p, a.bias, k));
         return;
     }
 #if defined(AI3_PER_ISA_X86)

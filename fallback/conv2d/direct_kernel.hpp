@@ -195,7 +195,10 @@ template <class T, int KB, int NV> void run_direct(const Conv2dParams &p, const 
                             T *o = outn + (k0 + kk) * PQ + pr * Q + q;
                             const T *src = tmp + kk * QB + jj;
                             const T bv = bias ? bias[k0 + kk] : T(0);
-                            for (int64_t i = 0; i < valid; ++i) o[i] = src[i] + bv;
+                            if (p.relu)
+                                for (int64_t i = 0; i < valid; ++i) o[i] = std::max(T(0), src[i] + bv);
+                            else
+                                for (int64_t i = 0; i < valid; ++i) o[i] = src[i] + bv;
                         }
                         jj += run;
                         q += run;

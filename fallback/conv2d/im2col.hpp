@@ -67,13 +67,23 @@ void im2col(const Conv2dParams &p, const T *in, int64_t row_begin, int64_t row_e
     }
 }
 
-// out[k][j] += bias[k] for the K/g rows of a group (rows of length `len`, leading dim ld).
-template <class T> void add_bias_rows(const T *bias, int64_t rows, T *out, int64_t len, int64_t ld) {
+// The conv epilogue on GEMM output rows: out[k][j] += bias[k] (bias may be null),
+// then max(0, .) when `relu`, for `rows` rows of length `len` (leading dim ld).
+template <class T> void epilogue_rows(const T *bias, bool relu, int64_t rows, T *out, int64_t len, int64_t ld) {
     for (int64_t k = 0; k < rows; ++k) {
-        const T b = bias[k];
+        const T b = bias ? bias[k] : T(0);
         T *o = out + k * ld;
-        for (int64_t j = 0; j < len; ++j) o[j] += b;
+        if (relu)
+            for (int64_t j = 0; j < len; ++j) o[j] = std::max(T(0), o[j] + b);
+        else
+            for (int64_t j = 0; j < len; ++j) o[j] += b;
     }
+}
+
+// The bias-only/ReLU output of a conv with no input channels (cpg == 0).
+template <class T> T empty_conv_value(const Conv2dParams &p, const T *bias, int64_t k) {
+    const T v = p.has_bias ? bias[k] : T(0);
+    return p.relu ? std::max(T(0), v) : v;
 }
 
 } // namespace ai3::fallback::detail

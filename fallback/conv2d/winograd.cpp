@@ -106,6 +106,7 @@ template <class T> detail::WgPlan make_plan(const Conv2dParams &p, Isa isa) {
     pl.pad_h = p.pad_h, pl.pad_w = p.pad_w;
     pl.G = p.groups, pl.cpg = p.C / p.groups, pl.kpg = p.K / p.groups;
     pl.has_bias = p.has_bias;
+    pl.relu = p.relu;
     pl.kb = isa_kb<T>(isa);
     pl.lanes = isa_lanes<T>(isa);
     pl.kpad = (pl.kpg + pl.kb - 1) / pl.kb * pl.kb;
@@ -181,7 +182,7 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
             for (int64_t n = 0; n < p.N; ++n)
                 for (int64_t k = 0; k < p.K; ++k)
                     std::fill(a.output + (n * p.K + k) * PQ, a.output + (n * p.K + k + 1) * PQ,
-                              p.has_bias ? a.bias[k] : T(0));
+                              detail::empty_conv_value(p, a.bias, k));
             return;
         }
         // Borrowed weights can change behind torch's version counter (writes through
