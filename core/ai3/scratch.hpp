@@ -13,13 +13,15 @@ namespace ai3 {
 //   kScratchB, kScratchC    the fallback GEMM's packing buffers
 //   kScratchLayer           layers (core/src/layers.cpp): the input materialised for
 //                           non-zero padding modes, alive while the conv kernel runs
+//   kScratchT               the fallback GEMM's transposed result (ragged-N shapes)
 enum ScratchSlot : int {
     kScratchA = 0,
     kScratchB = 1,
     kScratchC = 2,
     kScratchPad = 3,
     kScratchLayer = 4,
-    kScratchSlots = 5
+    kScratchT = 5,
+    kScratchSlots = 6
 };
 
 void *scratch_bytes(std::size_t bytes, int slot);

@@ -4,6 +4,9 @@
 #include "gemm.hpp"
 #include "gemm_isa.hpp"
 
+#include "ai3/scratch.hpp"
+
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -108,12 +111,52 @@ template <class T> bool prologue(int64_t M, int64_t N, int64_t K, T &beta, T *C,
     }
     return true;
 }
+
+// Columns of C per micro-tile of the active kernel (2 vectors; see gemm_<isa>.cpp).
+template <class T> int64_t tile_cols() {
+    switch (detail::gemm_active_isa()) {
+    case detail::GemmIsa::Avx512: return int64_t(128 / sizeof(T));
+    case detail::GemmIsa::Avx2: return int64_t(64 / sizeof(T));
+    default: return int64_t(32 / sizeof(T));
+    }
+}
+
+// The fraction of a dimension's micro-tiles that is padding.
+double tile_waste(int64_t n, int64_t w) {
+    const int64_t padded = (n + w - 1) / w * w;
+    return double(padded - n) / double(padded);
+}
+
 } // namespace
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B,
           int64_t ldb, T beta, T *C, int64_t ldc) {
     if (!prologue(M, N, K, beta, C, ldc)) return;
+    // Micro-tiles are whole vectors wide along N but take any number of rows, so a
+    // ragged N (49 columns: a 7x7 feature map) computes a tile of padding per row
+    // block (a quarter of the work at N = 49), while M costs nothing extra. When N
+    // wastes much more than M would (measured: a win at N = 49, 23% padding; a loss at
+    // N = 196, 12.5%, where transposed packing costs more than it saves), compute C^T = op(B)^T op(A)^T into scratch and
+    // transpose it into C: one pass over C, against K multiply-adds per element.
+    const int64_t w = tile_cols<T>();
+    if (K >= 32 && tile_waste(N, w) > tile_waste(M, w) + 0.15) {
+        T *t = scratch<T>(size_t(M * N), kScratchT);
+        detail::dispatch(detail::GemmArgs<T>{!trans_b, !trans_a, N, M, K, B, ldb, A, lda, T(0), t, M, nullptr});
+        constexpr int64_t kBlk = 32; // transpose in cache-sized blocks
+        for (int64_t i0 = 0; i0 < M; i0 += kBlk)
+            for (int64_t j0 = 0; j0 < N; j0 += kBlk) {
+                const int64_t i1 = std::min(M, i0 + kBlk), j1 = std::min(N, j0 + kBlk);
+                for (int64_t i = i0; i < i1; ++i) {
+                    T *c = C + i * ldc;
+                    if (beta == T(0))
+                        for (int64_t j = j0; j < j1; ++j) c[j] = t[j * M + i];
+                    else
+                        for (int64_t j = j0; j < j1; ++j) c[j] += t[j * M + i];
+                }
+            }
+        return;
+    }
     detail::dispatch(detail::GemmArgs<T>{trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, nullptr});
 }
 

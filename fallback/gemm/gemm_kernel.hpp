@@ -371,11 +371,14 @@ template <class S, int MR, int NV, int KC, int NB, int MB, int SM, int SNV, int 
         if (m0 >= m1 || n0 >= n1) return;
         // Equal K blocks: a short last block would waste a whole C load/store pass.
         int64_t kcb = ceil_div(g.K, ceil_div(g.K, KC));
-        int64_t mbmax = imin(MB, m1 - m0), nbmax = imin(NB, n1 - n0);
+        // Equal M blocks too: each M block repacks all of B, so M = 1024 with MB = 1020
+        // would pack B twice for a 4-row remainder.
+        const int64_t mbe = imin(MB, ceil_div(ceil_div(m1 - m0, ceil_div(m1 - m0, MB)), MR) * MR);
+        int64_t mbmax = imin(mbe, m1 - m0), nbmax = imin(NB, n1 - n0);
         T *abuf = ai3::scratch<T>(size_t(ceil_div(mbmax, MR) * MR * kcb), ai3::kScratchC);
         T *bbuf = ai3::scratch<T>(size_t(ceil_div(nbmax, NR) * NR * kcb + kPackSlack), ai3::kScratchB);
-        for (int64_t i0 = m0; i0 < m1; i0 += MB) {
-            int64_t mb = imin(MB, m1 - i0);
+        for (int64_t i0 = m0; i0 < m1; i0 += mbe) {
+            int64_t mb = imin(mbe, m1 - i0);
             for (int64_t p0 = 0; p0 < g.K; p0 += kcb) {
                 int64_t kc = imin(kcb, g.K - p0);
                 bool acc = p0 > 0 || g.beta != T(0);
