@@ -114,6 +114,13 @@ double conv2d_cost(const std::string &algorithm, const Conv2dParams &p, DType dt
     const double lowered = pointwise ? 0.0 : crs * pq * esize * images; // bytes of the im2col matrix
     const double out_bytes = double(p.N) * double(p.K) * pq * esize;
 
+    if (algorithm == "direct" && cg == 1 && kg == 1) {
+        // Depthwise: a vectorised stencil per plane (fallback/conv2d/depthwise_kernel.hpp),
+        // bound by its loads (one per tap per vector) and by the plane's copy in and out.
+        double in_bytes = double(p.N) * double(p.C) * double(p.H) * double(p.W) * esize;
+        double virt = double(p.Q + (p.S - 1) * p.dil_w / p.stride_w) / double(p.Q);
+        return flops * virt / (c.direct_rate * 0.25) + 2 * (in_bytes + out_bytes) / c.bandwidth;
+    }
     if (algorithm == "direct") {
         // 8 output channels per register block; (S-1)*dil/stride virtual columns per row wasted.
         double kfill = tile_fill(kg, 8) * fill(kg, 8) + (kg < 8 ? 0.15 : 0.0);

@@ -31,6 +31,9 @@
 #define AI3_PER_ISA_HEADER "conv2d/direct_kernel.hpp" // found through the fallback/ include path
 #define AI3_PER_ISA_PREFIX direct
 #include "../simd/per_isa.inc"
+#define AI3_PER_ISA_HEADER "conv2d/depthwise_kernel.hpp"
+#define AI3_PER_ISA_PREFIX depthwise
+#include "../simd/per_isa.inc"
 
 namespace ai3::fallback {
 
@@ -45,6 +48,18 @@ template <class T> void conv2d_direct(const Conv2dParams &p, const Conv2d::Args<
                           detail::empty_conv_value(p, a.bias, k));
         return;
     }
+#if defined(__GNUC__) || defined(__clang__)
+    if (cpg == 1 && p.K == p.C) { // depthwise: a stencil per channel plane
+#if defined(AI3_PER_ISA_X86)
+        switch (detail::gemm_active_isa()) {
+        case detail::GemmIsa::Avx512: return detail::depthwise_avx512::conv2d_depthwise_impl<T>(p, a);
+        case detail::GemmIsa::Avx2: return detail::depthwise_avx2::conv2d_depthwise_impl<T>(p, a);
+        default: break;
+        }
+#endif
+        return detail::depthwise_generic::conv2d_depthwise_impl<T>(p, a);
+    }
+#endif
 #if defined(AI3_PER_ISA_X86)
     switch (detail::gemm_active_isa()) {
     case detail::GemmIsa::Avx512: return detail::direct_avx512::conv2d_direct_impl<T>(p, a);
