@@ -171,7 +171,10 @@ class LayerNormLayer final : public Layer {
     bool can_overwrite(int i, const std::vector<Shape> &in, const Shape &out) const override {
         return i == 0 && in.size() == 1 && in[0] == out; // each row is read fully before it is written
     }
-    std::optional<DType> param_dtype() const override { return dtype_; }
+    // Without weight and bias the layer takes either dtype.
+    std::optional<DType> param_dtype() const override {
+        return weight_ || bias_ ? std::optional<DType>(dtype_) : std::nullopt;
+    }
 
   private:
     Shape nshape_;

@@ -456,7 +456,7 @@ Shape LayerNormLayer::out_shape(const Shape &in) const {
 
 void LayerNormLayer::forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
     out_shape(in_shape);
-    AI3_CHECK(dtype == dtype_, TypeError, "layernorm input dtype ", dtype_name(dtype),
+    AI3_CHECK(!param_dtype() || dtype == dtype_, TypeError, "layernorm input dtype ", dtype_name(dtype),
               " does not match the layer's parameter dtype ", dtype_name(dtype_));
     LayerNormParams p;
     p.D = numel(nshape_);

@@ -247,7 +247,7 @@ class GraphBuilder:
             a, k = torch.fx.node.map_aggregate((args, kwargs), fill)
             return target(*a, **k)
 
-        if "tensor_meta" not in node.meta and any(s is not None for s in self.shapes.values()):
+        if self.shapes.get(0) is not None and not hasattr(node.meta.get("tensor_meta"), "shape"):
             raise UnsupportedError(f"swap_backend can run {where} through torch only if it returns one tensor")
         name = f"{node.name} ({node.target if isinstance(node.target, str) else getattr(node.target, '__name__', node.target)})"
         ids = [t.id for t in tensors]

@@ -544,7 +544,9 @@ class LayerNorm(Layer):
         dt = _param_dtype(dtype, weight if weight is not None else "float32")
         shape = [int(normalized_shape)] if isinstance(normalized_shape, int) else [int(d) for d in normalized_shape]
         conv = lambda t: None if t is None else as_numpy_param(t, dt)  # noqa: E731
-        super().__init__(_core.LayerNorm(shape, conv(weight), conv(bias), float(eps), algorithm, dt), dt)
+        has_params = weight is not None or bias is not None
+        super().__init__(_core.LayerNorm(shape, conv(weight), conv(bias), float(eps), algorithm, dt),
+                         dt if has_params else None)
         self.normalized_shape, self.eps = tuple(shape), float(eps)
 
     @classmethod
