@@ -34,4 +34,21 @@ template <class T> void relu_direct(const ElementwiseParams &p, const UnaryArgs<
 template <class T> void flatten_direct(const ElementwiseParams &p, const UnaryArgs<T> &a);
 template <class T> void pad2d_direct(const Pad2dParams &p, const UnaryArgs<T> &a);
 
+// Graph operations (ai3.Model's graph form), one "direct" kernel each.
+template <class T> void batchnorm2d_direct(const BatchNorm2dParams &p, const BatchNorm2d::Args<T> &a);
+template <class T> void add_direct(const BinaryParams &p, const BinaryArgs<T> &a);
+template <class T> void mul_direct(const BinaryParams &p, const BinaryArgs<T> &a);
+template <class T> void cat_direct(const CatParams &p, const Cat::Args<T> &a);
+template <class T> void split_direct(const SplitParams &p, const UnaryArgs<T> &a);
+template <class T> void permute_direct(const PermuteParams &p, const UnaryArgs<T> &a);
+template <class T> void reshape_direct(const ElementwiseParams &p, const UnaryArgs<T> &a);
+template <class T> void mean_direct(const MeanParams &p, const UnaryArgs<T> &a);
+template <class T> void layernorm_direct(const LayerNormParams &p, const LayerNorm::Args<T> &a);
+template <class T> void relu6_direct(const ElementwiseParams &p, const UnaryArgs<T> &a);
+template <class T> void hardswish_direct(const ElementwiseParams &p, const UnaryArgs<T> &a);
+template <class T> void hardsigmoid_direct(const ElementwiseParams &p, const UnaryArgs<T> &a);
+template <class T> void silu_direct(const ElementwiseParams &p, const UnaryArgs<T> &a);
+template <class T> void sigmoid_direct(const ElementwiseParams &p, const UnaryArgs<T> &a);
+template <class T> void gelu_direct(const GeluParams &p, const UnaryArgs<T> &a);
+
 } // namespace ai3::fallback

@@ -19,6 +19,21 @@ void register_fallback(Registry &r) {
     r.add_fn<AdaptiveAvgPool2d, adaptiveavgpool2d_direct<float>, adaptiveavgpool2d_direct<double>>("direct", Backend::cpu);
     r.add_fn<ReLU, relu_direct<float>, relu_direct<double>>("direct", Backend::cpu);
     r.add_fn<Flatten, flatten_direct<float>, flatten_direct<double>>("direct", Backend::cpu);
+    r.add_fn<BatchNorm2d, batchnorm2d_direct<float>, batchnorm2d_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Add, add_direct<float>, add_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Mul, mul_direct<float>, mul_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Cat, cat_direct<float>, cat_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Split, split_direct<float>, split_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Permute, permute_direct<float>, permute_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Reshape, reshape_direct<float>, reshape_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Mean, mean_direct<float>, mean_direct<double>>("direct", Backend::cpu);
+    r.add_fn<LayerNorm, layernorm_direct<float>, layernorm_direct<double>>("direct", Backend::cpu);
+    r.add_fn<ReLU6, relu6_direct<float>, relu6_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Hardswish, hardswish_direct<float>, hardswish_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Hardsigmoid, hardsigmoid_direct<float>, hardsigmoid_direct<double>>("direct", Backend::cpu);
+    r.add_fn<SiLU, silu_direct<float>, silu_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Sigmoid, sigmoid_direct<float>, sigmoid_direct<double>>("direct", Backend::cpu);
+    r.add_fn<Gelu, gelu_direct<float>, gelu_direct<double>>("direct", Backend::cpu);
     r.add_fn<Pad2d, pad2d_direct<float>, pad2d_direct<double>>("direct", Backend::cpu);
 }
 

@@ -38,6 +38,10 @@ def test_supported_algorithms_is_the_published_table():
         'adaptiveavgpool2d': ['direct', 'default'],
         'relu': ['direct', 'default'],
         'flatten': ['direct', 'default'],
+        # the graph form's operations (issue 7)
+        **{op: ['direct', 'default'] for op in (
+            'batchnorm2d', 'add', 'mul', 'cat', 'split', 'relu6', 'hardswish', 'hardsigmoid', 'silu', 'sigmoid',
+            'gelu', 'layernorm', 'permute', 'reshape', 'mean')},
     }
 
 

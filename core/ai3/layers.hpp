@@ -37,6 +37,23 @@ class Layer {
     // The dtype of owned parameters, if any (a Model's input must match it).
     virtual std::optional<DType> param_dtype() const { return std::nullopt; }
 
+    // Graph nodes (ai3::Graph) may take several inputs (add, cat) or none (a constant).
+    // The defaults describe a unary layer through the single-input functions above.
+    // arity: the number of inputs; -1 for "one or more".
+    virtual int arity() const { return 1; }
+    virtual Shape out_shape_n(const std::vector<Shape> &in) const;
+    virtual void forward_n(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                           DType dtype, const Device &dev);
+    // Whether the output may be written over input i (the graph does so when that
+    // input's value dies here): the op reads element k of that input only to write
+    // element k of the output, and both have the same shape.
+    virtual bool can_overwrite(int i, const std::vector<Shape> &in, const Shape &out) const {
+        return i == 0 && elementwise() && in.size() == 1 && in[0] == out;
+    }
+    // Inputs that only give a shape (a view's size taken from another tensor): their
+    // data is not read, so they do not keep a buffer alive.
+    virtual bool reads_input(int) const { return true; }
+
     const std::string &algorithm() const { return algorithm_; }
     // The concrete algorithm the last forward ran ("" before the first run).
     std::string resolved_algorithm() const {

@@ -132,4 +132,174 @@ struct Pad2d {
     template <class T> using Args = UnaryArgs<T>;
 };
 
+// ---- graph operations (ai3.Model's graph form) ------------------------------------
+
+// Inference batch normalisation folded to a per-channel affine map:
+// out[n, c, i] = in[n, c, i] * scale[c] + shift[c] over N x C x HW.
+struct BatchNorm2dParams {
+    int64_t N = 0, C = 0, HW = 0;
+};
+
+struct BatchNorm2d {
+    static constexpr const char *name = "batchnorm2d";
+    using Params = BatchNorm2dParams;
+    template <class T> struct Args {
+        const T *input;
+        const T *scale; // C
+        const T *shift; // C
+        T *output;
+    };
+};
+
+// Elementwise binary op with torch broadcasting, on shapes right-aligned to `rank`
+// (at most kMaxRank) dims. A stride of 0 broadcasts that dim of an operand; the
+// output is dense. The output may alias an operand of the output's own shape.
+constexpr int kMaxRank = 8;
+
+struct BinaryParams {
+    int rank = 0;
+    int64_t shape[kMaxRank] = {};                 // output shape
+    int64_t a_stride[kMaxRank] = {}, b_stride[kMaxRank] = {};
+};
+
+template <class T> struct BinaryArgs {
+    const T *a;
+    const T *b;
+    T *output;
+};
+
+struct Add {
+    static constexpr const char *name = "add";
+    using Params = BinaryParams;
+    template <class T> using Args = BinaryArgs<T>;
+};
+
+struct Mul {
+    static constexpr const char *name = "mul";
+    using Params = BinaryParams;
+    template <class T> using Args = BinaryArgs<T>;
+};
+
+// Concatenation along one dim: every input is outer x inner[i] (inner[i] = its size
+// along the dim times everything after it); the output is outer x sum(inner).
+struct CatParams {
+    int64_t outer = 0;
+    int64_t inner[64] = {};
+    int n = 0; // number of inputs (<= 64)
+};
+
+struct Cat {
+    static constexpr const char *name = "cat";
+    using Params = CatParams;
+    template <class T> struct Args {
+        const T *const *inputs; // n pointers
+        T *output;
+    };
+};
+
+// One piece of chunk/split (torch.narrow): output = input[:, start:start+len, :] on an
+// input viewed as outer x dim x inner.
+struct SplitParams {
+    int64_t outer = 0, dim = 0, inner = 0, start = 0, len = 0;
+};
+
+struct Split {
+    static constexpr const char *name = "split";
+    using Params = SplitParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
+// Dense permutation copy: out[idx] = in[idx permuted]; in_shape is the input's shape,
+// perm[i] the input dim that becomes output dim i.
+struct PermuteParams {
+    int rank = 0;
+    int64_t in_shape[kMaxRank] = {};
+    int perm[kMaxRank] = {};
+};
+
+struct Permute {
+    static constexpr const char *name = "permute";
+    using Params = PermuteParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
+// Reshape/view is only a new shape on the same dense data; its kernel is the copy
+// into the output buffer (a graph aliases the buffer instead of running it).
+struct Reshape {
+    static constexpr const char *name = "reshape";
+    using Params = ElementwiseParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
+// Mean over one contiguous block of dims: input outer x reduce x inner -> outer x inner.
+struct MeanParams {
+    int64_t outer = 0, reduce = 0, inner = 0;
+};
+
+struct Mean {
+    static constexpr const char *name = "mean";
+    using Params = MeanParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
+// Layer normalisation over the last D elements of M rows (torch.nn.functional.layer_norm).
+struct LayerNormParams {
+    int64_t M = 0, D = 0;
+    double eps = 1e-5;
+    bool has_weight = false, has_bias = false;
+};
+
+struct LayerNorm {
+    static constexpr const char *name = "layernorm";
+    using Params = LayerNormParams;
+    template <class T> struct Args {
+        const T *input;
+        const T *weight; // D or nullptr
+        const T *bias;   // D or nullptr
+        T *output;
+    };
+};
+
+// Pointwise activations; all may run in place (input == output).
+struct ReLU6 {
+    static constexpr const char *name = "relu6";
+    using Params = ElementwiseParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
+struct Hardswish {
+    static constexpr const char *name = "hardswish";
+    using Params = ElementwiseParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
+struct Hardsigmoid {
+    static constexpr const char *name = "hardsigmoid";
+    using Params = ElementwiseParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
+struct SiLU {
+    static constexpr const char *name = "silu";
+    using Params = ElementwiseParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
+struct Sigmoid {
+    static constexpr const char *name = "sigmoid";
+    using Params = ElementwiseParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
+struct GeluParams {
+    int64_t n = 0;
+    bool tanh = false; // approximate='tanh'
+};
+
+struct Gelu {
+    static constexpr const char *name = "gelu";
+    using Params = GeluParams;
+    template <class T> using Args = UnaryArgs<T>;
+};
+
 } // namespace ai3

@@ -71,6 +71,17 @@ Shape checked(Shape s) {
 
 std::string Layer::resolve_for(const Shape &, DType, const Device &) const { return resolve_simple(algorithm_); }
 
+Shape Layer::out_shape_n(const std::vector<Shape> &in) const {
+    AI3_CHECK(in.size() == 1, ValueError, op(), " takes one input, got ", in.size());
+    return out_shape(in[0]);
+}
+
+void Layer::forward_n(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                      DType dtype, const Device &dev) {
+    AI3_CHECK(in.size() == 1 && in_shapes.size() == 1, ValueError, op(), " takes one input, got ", in.size());
+    forward(in[0], in_shapes[0], out, dtype, dev);
+}
+
 // ---- conv2d -------------------------------------------------------------------
 
 Conv2dLayer::Conv2dLayer(Tensor weight, std::optional<Tensor> bias, Conv2dConfig cfg, std::string algorithm)

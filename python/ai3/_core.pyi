@@ -1,6 +1,6 @@
 """Type stubs for ai3._core, the C++ extension (registry, layers, CPU fallback)."""
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -86,3 +86,73 @@ class Model:
     def layers(self) -> List[Layer]: ...
     def out_shape(self, shape: Sequence[int]) -> Tuple[int, ...]: ...
     def forward(self, input: int, shape: Sequence[int], dtype: str, device: str = "cpu") -> Tensor: ...
+
+# ---- the graph form (csrc/graph_bindings.cpp) ---------------------------------------------
+# Every Layer also has: arity (int property; -1 = one or more),
+# out_shape_n(shapes) -> tuple, forward_n(inputs, shapes, output, dtype, device="cpu").
+
+class BatchNorm2d(Layer):
+    def __init__(self, running_mean: Any, running_var: Any, weight: Optional[Any], bias: Optional[Any], eps: float,
+                 algorithm: str, dtype: str) -> None: ...
+
+class PointwiseKind:
+    relu6: "PointwiseKind"
+    hardswish: "PointwiseKind"
+    hardsigmoid: "PointwiseKind"
+    silu: "PointwiseKind"
+    sigmoid: "PointwiseKind"
+    gelu: "PointwiseKind"
+    gelu_tanh: "PointwiseKind"
+
+class Pointwise(Layer):
+    def __init__(self, kind: PointwiseKind, algorithm: str) -> None: ...
+
+class BinaryKind:
+    add: "BinaryKind"
+    mul: "BinaryKind"
+
+class Binary(Layer):
+    def __init__(self, kind: BinaryKind, algorithm: str) -> None: ...
+
+class Cat(Layer):
+    def __init__(self, dim: int, algorithm: str) -> None: ...
+
+class Split(Layer):
+    def __init__(self, dim: int, start: int, length: int, algorithm: str) -> None: ...
+
+class Permute(Layer):
+    def __init__(self, perm: Sequence[int], algorithm: str) -> None: ...
+    @staticmethod
+    def transpose(dim0: int, dim1: int, algorithm: str) -> "Permute": ...
+
+class Reshape(Layer):
+    # target entries (src, dim, size): src -1 = the fixed size (-1 infers it); else dim of input src.
+    def __init__(self, target: Sequence[Tuple[int, int, int]], n_inputs: int, algorithm: str) -> None: ...
+
+class Mean(Layer):
+    def __init__(self, dims: Sequence[int], keepdim: bool, algorithm: str) -> None: ...
+
+class LayerNorm(Layer):
+    def __init__(self, normalized_shape: Sequence[int], weight: Optional[Any], bias: Optional[Any], eps: float,
+                 algorithm: str, dtype: str) -> None: ...
+
+class Constant(Layer):
+    def __init__(self, value: Any, dtype: str) -> None: ...
+
+class Callback(Layer):
+    # shape_fn(input shapes) -> output shape; run_fn(input addresses, input shapes, output address, output shape, dtype)
+    def __init__(self, name: str, n_inputs: int, shape_fn: Callable[..., Any], run_fn: Callable[..., Any]) -> None: ...
+    @property
+    def name(self) -> str: ...
+
+class Graph:
+    def __init__(self, layers: Sequence[Layer], inputs: Sequence[Sequence[int]], output: int) -> None: ...
+    @property
+    def layers(self) -> List[Layer]: ...
+    @property
+    def inputs(self) -> List[List[int]]: ...
+    @property
+    def output(self) -> int: ...
+    def out_shape(self, shape: Sequence[int]) -> Tuple[int, ...]: ...
+    def plan(self, shape: Sequence[int], dtype: str) -> Dict[str, Any]: ...
+    def forward(self, input: int, shape: Sequence[int], dtype: str, device: Any = "cpu") -> Tensor: ...

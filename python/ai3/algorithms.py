@@ -27,6 +27,22 @@ SUPPORTED_ALGORITHMS: Dict[str, List[str]] = {
     "adaptiveavgpool2d": ["direct", "default"],
     "relu": ["direct", "default"],
     "flatten": ["direct", "default"],
+    # The graph form's operations (swap_backend on residual, concatenating and depthwise networks).
+    "batchnorm2d": ["direct", "default"],
+    "add": ["direct", "default"],
+    "mul": ["direct", "default"],
+    "cat": ["direct", "default"],
+    "split": ["direct", "default"],
+    "relu6": ["direct", "default"],
+    "hardswish": ["direct", "default"],
+    "hardsigmoid": ["direct", "default"],
+    "silu": ["direct", "default"],
+    "sigmoid": ["direct", "default"],
+    "gelu": ["direct", "default"],
+    "layernorm": ["direct", "default"],
+    "permute": ["direct", "default"],
+    "reshape": ["direct", "default"],
+    "mean": ["direct", "default"],
 }
 
 #: Algorithms that only the Apple backend can run.

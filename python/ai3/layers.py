@@ -305,4 +305,334 @@ class Flatten(Layer):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-__all__ = ["Layer", "Conv2D", "Linear", "MaxPool2D", "AvgPool2D", "AdaptiveAvgPool2D", "ReLU", "Flatten"]
+# ---- layers of the graph form of ai3.Model ---------------------------------------------
+
+
+class _MultiInput(Layer):
+    """A layer of several inputs (or none): called as ``layer(a, b, ...)``."""
+
+    def out_shape(self, *input_shapes: Sequence[int]) -> Tuple[int, ...]:  # type: ignore[override]
+        """The output shape for the inputs' shapes."""
+        return tuple(self._core.out_shape_n([list(s) for s in input_shapes]))
+
+    def __call__(self, *xs: Any) -> Any:  # type: ignore[override]
+        """Run this one layer on torch tensors or numpy arrays; returns the kind of the first (torch without inputs)."""
+        arrays = [input_array(x) for x in xs]
+        dtypes = {a[3] for a in arrays} | ({self._dtype} if self._dtype is not None else set())
+        if len(dtypes) > 1:
+            raise DTypeError(f"{type(self).__name__} got mixed dtypes {sorted(dtypes)}")
+        dtype = dtypes.pop() if dtypes else "float32"
+        shapes = [list(a[2]) for a in arrays]
+        like = xs[0] if xs else torch.empty(0)
+        out, out_ptr = empty_like_input(like, self.out_shape(*shapes), dtype)
+        self._core.forward_n([a[1] for a in arrays], shapes, out_ptr, dtype)
+        del arrays
+        return out
+
+
+class BatchNorm2D(Layer):
+    """Inference ``nn.BatchNorm2d`` (running statistics): ``(x - mean) / sqrt(var + eps) * weight + bias``.
+
+    :func:`ai3.swap_backend` folds a BatchNorm2d into the convolution before it when that
+    convolution's output has no other user; this layer runs the others."""
+
+    op = "batchnorm2d"
+
+    def __init__(self, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
+                 eps: float = 1e-5, *, algorithm: str = "default", dtype: Any = None) -> None:
+        check_algorithm(self.op, algorithm)
+        dt = _param_dtype(dtype, running_mean)
+        conv = lambda t: None if t is None else as_numpy_param(t, dt)  # noqa: E731
+        core = _core.BatchNorm2d(conv(running_mean), conv(running_var), conv(weight), conv(bias), float(eps),
+                                 algorithm, dt)
+        super().__init__(core, dt)
+        self.num_features, self.eps = int(conv(running_mean).shape[0]), float(eps)
+
+    @classmethod
+    def from_torch(cls, module: nn.BatchNorm2d, algorithm: str = "default", *, dtype: Any = None) -> "BatchNorm2D":
+        if module.running_mean is None or module.running_var is None:
+            raise InvalidInputError("ai3 BatchNorm2D needs running statistics (track_running_stats=True)")
+        return cls(module.running_mean, module.running_var, module.weight, module.bias, module.eps,
+                   algorithm=algorithm, dtype=dtype if dtype is not None else module.running_mean.dtype)
+
+    def _extra_repr(self) -> str:
+        return f"num_features={self.num_features}, eps={self.eps}"
+
+
+class _Pointwise(Layer):
+    kind: ClassVar[str] = ""
+
+    def __init__(self, *, algorithm: str = "default") -> None:
+        check_algorithm(self.op, algorithm)
+        super().__init__(_core.Pointwise(getattr(_core.PointwiseKind, self.kind), algorithm))
+
+    @classmethod
+    def from_torch(cls, module: nn.Module, algorithm: str = "default", **_: Any) -> "Layer":
+        return cls(algorithm=algorithm)
+
+
+class ReLU6(_Pointwise):
+    """``min(max(x, 0), 6)``."""
+
+    op = kind = "relu6"
+
+
+class Hardswish(_Pointwise):
+    """``x * relu6(x + 3) / 6``."""
+
+    op = kind = "hardswish"
+
+
+class Hardsigmoid(_Pointwise):
+    """``relu6(x + 3) / 6``."""
+
+    op = kind = "hardsigmoid"
+
+
+class SiLU(_Pointwise):
+    """``x * sigmoid(x)``."""
+
+    op = kind = "silu"
+
+
+class Sigmoid(_Pointwise):
+    """``1 / (1 + exp(-x))``."""
+
+    op = kind = "sigmoid"
+
+
+class GELU(Layer):
+    """``nn.GELU``: ``approximate="none"`` (erf) or ``"tanh"``."""
+
+    op = "gelu"
+
+    def __init__(self, approximate: str = "none", *, algorithm: str = "default") -> None:
+        check_algorithm(self.op, algorithm)
+        if approximate not in ("none", "tanh"):
+            raise InvalidInputError(f"GELU approximate must be 'none' or 'tanh', got {approximate!r}")
+        kind = _core.PointwiseKind.gelu_tanh if approximate == "tanh" else _core.PointwiseKind.gelu
+        super().__init__(_core.Pointwise(kind, algorithm))
+        self.approximate = approximate
+
+    @classmethod
+    def from_torch(cls, module: nn.GELU, algorithm: str = "default", **_: Any) -> "GELU":
+        return cls(module.approximate, algorithm=algorithm)
+
+    def _extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Add(_MultiInput):
+    """``a + b`` with torch's broadcasting."""
+
+    op = "add"
+
+    def __init__(self, *, algorithm: str = "default") -> None:
+        check_algorithm(self.op, algorithm)
+        super().__init__(_core.Binary(_core.BinaryKind.add, algorithm))
+
+
+class Mul(_MultiInput):
+    """``a * b`` with torch's broadcasting (squeeze-excitation gates, layer scale)."""
+
+    op = "mul"
+
+    def __init__(self, *, algorithm: str = "default") -> None:
+        check_algorithm(self.op, algorithm)
+        super().__init__(_core.Binary(_core.BinaryKind.mul, algorithm))
+
+
+class Cat(_MultiInput):
+    """``torch.cat(inputs, dim)``."""
+
+    op = "cat"
+
+    def __init__(self, dim: int = 0, *, algorithm: str = "default") -> None:
+        check_algorithm(self.op, algorithm)
+        super().__init__(_core.Cat(int(dim), algorithm))
+        self.dim = int(dim)
+
+    def _extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Split(Layer):
+    """One piece of ``chunk``/``split``: ``x.narrow(dim, start, length)``, made dense."""
+
+    op = "split"
+
+    def __init__(self, dim: int, start: int, length: int, *, algorithm: str = "default") -> None:
+        check_algorithm(self.op, algorithm)
+        super().__init__(_core.Split(int(dim), int(start), int(length), algorithm))
+        self.dim, self.start, self.length = int(dim), int(start), int(length)
+
+    def _extra_repr(self) -> str:
+        return f"dim={self.dim}, start={self.start}, length={self.length}"
+
+
+class Permute(Layer):
+    """``x.permute(dims)`` (or ``x.transpose(dim0, dim1)`` with :meth:`transpose`), made dense."""
+
+    op = "permute"
+
+    def __init__(self, dims: Sequence[int], *, algorithm: str = "default") -> None:
+        check_algorithm(self.op, algorithm)
+        super().__init__(_core.Permute([int(d) for d in dims], algorithm))
+        self.dims: Optional[Tuple[int, ...]] = tuple(int(d) for d in dims)
+        self.transposed: Optional[Tuple[int, int]] = None
+
+    @classmethod
+    def transpose(cls, dim0: int, dim1: int, *, algorithm: str = "default") -> "Permute":
+        """``x.transpose(dim0, dim1)`` for inputs of any rank."""
+        check_algorithm(cls.op, algorithm)
+        self = cls.__new__(cls)
+        Layer.__init__(self, _core.Permute.transpose(int(dim0), int(dim1), algorithm))
+        self.dims, self.transposed = None, (int(dim0), int(dim1))
+        return self
+
+    def _extra_repr(self) -> str:
+        return f"dims={self.dims}" if self.dims is not None else f"transpose={self.transposed}"
+
+
+#: A reshape target entry: a size (``-1`` infers it) or ``(input_index, dim)``, the size
+#: of that dim of one of the layer's inputs (so ``view(x.size(0), -1)`` follows the batch).
+ReshapeEntry = Union[int, Tuple[int, int]]
+
+
+class Reshape(_MultiInput):
+    """``x.view(shape)``/``x.reshape(shape)``. Inputs after the first only lend their shapes."""
+
+    op = "reshape"
+
+    def __init__(self, shape: Sequence[ReshapeEntry], n_inputs: int = 1, *, algorithm: str = "default") -> None:
+        check_algorithm(self.op, algorithm)
+        entries = []
+        for e in shape:
+            if isinstance(e, (tuple, list)):
+                entries.append((int(e[0]), int(e[1]), 0))
+            else:
+                entries.append((-1, 0, int(e)))
+        super().__init__(_core.Reshape(entries, int(n_inputs), algorithm))
+        self.shape = tuple(shape)
+
+    def _extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Mean(Layer):
+    """``x.mean(dims, keepdim)`` over a contiguous block of dims (e.g. the spatial dims)."""
+
+    op = "mean"
+
+    def __init__(self, dims: Sequence[int], keepdim: bool = False, *, algorithm: str = "default") -> None:
+        check_algorithm(self.op, algorithm)
+        super().__init__(_core.Mean([int(d) for d in dims], bool(keepdim), algorithm))
+        self.dims, self.keepdim = tuple(int(d) for d in dims), bool(keepdim)
+
+    def _extra_repr(self) -> str:
+        return f"dims={self.dims}, keepdim={self.keepdim}"
+
+
+class LayerNorm(Layer):
+    """``F.layer_norm`` over the trailing ``normalized_shape`` dims (ConvNeXt's channels-last blocks)."""
+
+    op = "layernorm"
+
+    def __init__(self, normalized_shape: Union[int, Sequence[int]], weight: Any = None, bias: Any = None,
+                 eps: float = 1e-5, *, algorithm: str = "default", dtype: Any = None) -> None:
+        check_algorithm(self.op, algorithm)
+        dt = _param_dtype(dtype, weight if weight is not None else "float32")
+        shape = [int(normalized_shape)] if isinstance(normalized_shape, int) else [int(d) for d in normalized_shape]
+        conv = lambda t: None if t is None else as_numpy_param(t, dt)  # noqa: E731
+        has_params = weight is not None or bias is not None
+        super().__init__(_core.LayerNorm(shape, conv(weight), conv(bias), float(eps), algorithm, dt),
+                         dt if has_params else None)
+        self.normalized_shape, self.eps = tuple(shape), float(eps)
+
+    @classmethod
+    def from_torch(cls, module: nn.LayerNorm, algorithm: str = "default", *, dtype: Any = None) -> "LayerNorm":
+        return cls(module.normalized_shape, module.weight, module.bias, module.eps, algorithm=algorithm, dtype=dtype)
+
+    def _extra_repr(self) -> str:
+        return f"normalized_shape={self.normalized_shape}, eps={self.eps}"
+
+
+class Constant(_MultiInput):
+    """A tensor of the network used as a value (a ``get_attr`` parameter such as a layer scale)."""
+
+    op = "constant"
+
+    def __init__(self, value: Any, *, dtype: Any = None) -> None:
+        dt = _param_dtype(dtype, value)
+        v = as_numpy_param(value, dt)
+        super().__init__(_core.Constant(v, dt), dt)
+        self.shape = tuple(v.shape)
+
+    @property
+    def algorithm(self) -> str:
+        return "direct"
+
+    def _extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class TorchFunction(_MultiInput):
+    """A node that ai3 has no kernel for, run by torch inside an ai3 graph
+    (``swap_backend(..., unsupported="torch")``).
+
+    ``fn`` takes the input tensors (CPU tensors sharing the graph's buffers) and returns one
+    tensor, whose shape ai3 learns by calling ``fn`` on meta tensors."""
+
+    op = "torch"
+
+    def __init__(self, fn: Any, n_inputs: int, name: str = "torch function") -> None:
+        import numpy as np
+
+        from ._convert import DTYPES
+
+        def view(addr: int, shape: Sequence[int], dtype: str) -> torch.Tensor:
+            n = 1
+            for d in shape:
+                n *= int(d)
+            if n == 0:
+                return torch.empty(tuple(shape), dtype=DTYPES[dtype])
+            ctype = np.ctypeslib.as_ctypes_type(np.dtype(dtype))
+            buf = (ctype * n).from_address(addr)
+            return torch.from_numpy(np.ctypeslib.as_array(buf)).view(tuple(shape))
+
+        def shape_fn(shapes: Sequence[Sequence[int]]) -> Sequence[int]:
+            args = [torch.empty(tuple(s), device="meta") for s in shapes]
+            try:
+                with torch.no_grad():
+                    out = fn(*args)
+            except Exception:  # an op without a meta kernel: run it on zeros once
+                with torch.no_grad():
+                    out = fn(*[torch.zeros(tuple(s)) for s in shapes])
+            if not isinstance(out, torch.Tensor):
+                raise InvalidInputError(f"{name} returned {type(out).__name__}, not one tensor")
+            return list(out.shape)
+
+        def run_fn(addrs: Sequence[int], shapes: Sequence[Sequence[int]], out_addr: int, out_shape: Sequence[int],
+                   dtype: str) -> None:
+            args = [view(a, s, dtype) for a, s in zip(addrs, shapes)]
+            with torch.no_grad():
+                out = fn(*args)
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(out_shape):
+                raise InvalidInputError(f"{name} returned {getattr(out, 'shape', type(out).__name__)}, expected a "
+                                        f"tensor of shape {tuple(out_shape)}")
+            view(out_addr, out_shape, dtype).copy_(out)
+
+        super().__init__(_core.Callback(name, int(n_inputs), shape_fn, run_fn))
+        self.name = name
+
+    @property
+    def algorithm(self) -> str:
+        return "torch"
+
+    def _extra_repr(self) -> str:
+        return f"{self.name}"
+
+
+__all__ = ["Layer", "Conv2D", "Linear", "MaxPool2D", "AvgPool2D", "AdaptiveAvgPool2D", "ReLU", "Flatten",
+           "BatchNorm2D", "ReLU6", "Hardswish", "Hardsigmoid", "SiLU", "Sigmoid", "GELU", "Add", "Mul", "Cat",
+           "Split", "Permute", "Reshape", "Mean", "LayerNorm", "Constant", "TorchFunction"]

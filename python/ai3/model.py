@@ -18,14 +18,26 @@ from .tensor import Tensor
 class Model:
     """The model which performs the operations using the user specified algorithms.
 
-    ``Model(layers)`` runs a chain of :mod:`ai3.layers` objects, each output feeding
-    the next, in one C++ call: intermediate activations live in two buffers planned
-    once per input shape, and ReLU and Flatten reuse them in place. A Model is for
-    inference: it has no training mode, and :func:`ai3.swap_backend` drops Dropout
-    and Identity modules when it builds one.
+    Two forms, both run in one C++ call (no Python per layer):
+
+    * ``Model(layers)`` (the chain form): each of the :mod:`ai3.layers` objects
+      feeds the next; intermediate activations live in two buffers planned once per
+      input shape, and ReLU and Flatten reuse them in place.
+    * ``Model(layers, inputs=..., output=...)`` (the graph form, what
+      :func:`ai3.swap_backend` builds): a DAG. Value 0 is the model's input and
+      value ``k + 1`` the output of ``layers[k]``, which reads the values listed in
+      ``inputs[k]`` (earlier values only: layers are in topological order);
+      ``output`` is the value returned (default: the last layer's). Buffers are
+      planned once per (input shape, dtype, device): a buffer is reused once the
+      value in it is dead, elementwise layers overwrite an input that dies at them,
+      and views (reshape, flatten) share their input's buffer.
+
+    A Model is for inference: it has no training mode, and :func:`ai3.swap_backend`
+    drops Dropout, StochasticDepth and Identity modules when it builds one.
     """
 
-    def __init__(self, layers: Sequence[Layer], *, device: Any = None) -> None:
+    def __init__(self, layers: Sequence[Layer], *, inputs: Optional[Sequence[Sequence[int]]] = None,
+                 output: Optional[int] = None, device: Any = None) -> None:
         layers = list(layers)
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
@@ -38,7 +50,37 @@ class Model:
         self._layers: List[Layer] = layers
         self._dtype: Optional[str] = dtypes.pop() if dtypes else None
         self._device: Device = resolve_device(device)
-        self._core = _core.Model([layer._core for layer in layers])
+        self._inputs: Optional[List[List[int]]] = None
+        if inputs is None and output is None:
+            self._core = _core.Model([layer._core for layer in layers])
+            return
+        if inputs is None:
+            inputs = [[i] for i in range(len(layers))]
+        try:
+            ins = [[int(v) for v in vs] for vs in inputs]
+        except (TypeError, ValueError):
+            raise InvalidInputError("ai3.Model inputs must be a sequence of sequences of value ids (ints)") from None
+        out = len(layers) if output is None else int(output)
+        self._inputs = ins
+        self._core = _core.Graph([layer._core for layer in layers], ins, out)
+
+    @property
+    def inputs(self) -> Optional[List[List[int]]]:
+        """The graph form's input value ids per layer (None for a chain)."""
+        return None if self._inputs is None else [list(v) for v in self._inputs]
+
+    @property
+    def output(self) -> int:
+        """The value the Model returns (value k + 1 is layer k's output)."""
+        return self._core.output if self._inputs is not None else len(self._layers)
+
+    def buffer_plan(self, input_shape: Sequence[int], dtype: str = "float32") -> dict:
+        """The graph form's buffer plan for an input shape: ``shapes`` (per value),
+        ``slot`` (the buffer each value lives in, -1 = the input's own memory) and
+        ``slot_bytes`` (the size of each buffer)."""
+        if self._inputs is None:
+            raise InvalidInputError("buffer_plan describes the graph form of ai3.Model")
+        return dict(self._core.plan(list(input_shape), dtype))
 
     @property
     def layers(self) -> List[Layer]:
@@ -92,5 +134,8 @@ class Model:
     forward = __call__
 
     def __repr__(self) -> str:
+        if self._inputs is not None:
+            inner = "\n".join(f"  ({i}): {layer!r} <- {self._inputs[i]}" for i, layer in enumerate(self._layers))
+            return f"ai3.Model(device={self._device}, dtype={self._dtype}, output={self.output},\n{inner}\n)"
         inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self._layers))
         return f"ai3.Model(device={self._device}, dtype={self._dtype},\n{inner}\n)"

@@ -152,61 +152,13 @@ def swap_conv2d(
 
 # ---- swap_backend -----------------------------------------------------------------
 
-_MODULE_OPS: Dict[type, Tuple[str, type]] = {
-    nn.Conv2d: ("conv2d", L.Conv2D),
-    Conv2d: ("conv2d", L.Conv2D),
-    nn.Linear: ("linear", L.Linear),
-    nn.MaxPool2d: ("maxpool2d", L.MaxPool2D),
-    nn.AvgPool2d: ("avgpool2d", L.AvgPool2D),
-    nn.AdaptiveAvgPool2d: ("adaptiveavgpool2d", L.AdaptiveAvgPool2D),
-    nn.ReLU: ("relu", L.ReLU),
-    nn.Flatten: ("flatten", L.Flatten),
-}
-# Inference no-ops: the Model is for inference, where these return their input.
-_NOOP_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
-                 nn.Identity)
-_NOOP_FUNCTIONS = (F.dropout, F.dropout1d, F.dropout2d, F.alpha_dropout, F.feature_alpha_dropout)
-
-
-def _arg(node_args: tuple, kwargs: dict, i: int, name: str, default: Any) -> Any:
-    if len(node_args) > i:
-        return node_args[i]
-    return kwargs.get(name, default)
-
-
-def _function_module(node: torch.fx.Node) -> Optional[Tuple[str, nn.Module]]:
-    """The op name and an equivalent torch module for a call_function/call_method node."""
-    a, k, t = node.args, node.kwargs, node.target
-    if node.op == "call_method":
-        if t == "flatten":
-            return "flatten", nn.Flatten(_arg(a, k, 1, "start_dim", 0), _arg(a, k, 2, "end_dim", -1))
-        if t in ("relu", "relu_"):
-            return "relu", nn.ReLU()
-        return None
-    if t is torch.flatten:
-        return "flatten", nn.Flatten(_arg(a, k, 1, "start_dim", 0), _arg(a, k, 2, "end_dim", -1))
-    if t in (torch.relu, torch.relu_, F.relu, F.relu_):
-        return "relu", nn.ReLU()
-    if t in (F.max_pool2d, torch.max_pool2d):
-        if _arg(a, k, 6, "return_indices", False):
-            return None
-        return "maxpool2d", nn.MaxPool2d(_arg(a, k, 1, "kernel_size", None), _arg(a, k, 2, "stride", None),
-                                         _arg(a, k, 3, "padding", 0), _arg(a, k, 4, "dilation", 1),
-                                         ceil_mode=_arg(a, k, 5, "ceil_mode", False))
-    if t in (F.avg_pool2d, torch._C._nn.avg_pool2d):
-        return "avgpool2d", nn.AvgPool2d(_arg(a, k, 1, "kernel_size", None), _arg(a, k, 2, "stride", None),
-                                         _arg(a, k, 3, "padding", 0), _arg(a, k, 4, "ceil_mode", False),
-                                         _arg(a, k, 5, "count_include_pad", True),
-                                         _arg(a, k, 6, "divisor_override", None))
-    if t in (F.adaptive_avg_pool2d, torch._C._nn.adaptive_avg_pool2d):
-        return "adaptiveavgpool2d", nn.AdaptiveAvgPool2d(_arg(a, k, 1, "output_size", None))
-    return None
-
 
 def _supported_list() -> str:
-    mods = sorted({t.__name__ for t in _MODULE_OPS} | {t.__name__ for t in _NOOP_MODULES})
-    return ("modules " + ", ".join(mods) + "; functions torch.flatten, torch.relu, F.relu, F.max_pool2d, "
-            "F.avg_pool2d, F.adaptive_avg_pool2d, F.dropout; methods .flatten(), .relu()")
+    return ("modules Conv2d, Linear, BatchNorm2d, LayerNorm, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, ReLU, ReLU6, "
+            "Hardswish, Hardsigmoid, SiLU, Sigmoid, GELU, Flatten, Dropout, Identity; functions and methods: "
+            "add/mul (+, *, broadcasting), cat, chunk, split, permute, transpose, view, reshape, flatten, "
+            "contiguous, mean, relu, relu6, hardswish, hardsigmoid, silu, sigmoid, gelu, layer_norm, linear, "
+            "max_pool2d, avg_pool2d, adaptive_avg_pool2d, dropout, stochastic_depth, size arithmetic, get_attr")
 
 
 class _Tracer(torch.fx.Tracer):
@@ -229,27 +181,44 @@ def swap_backend(
     *,
     dtype: Any = None,
     device: Any = None,
+    unsupported: str = "error",
 ) -> Model:
     """Swaps every module in an existing DNN for an implementation of the user
     specified algorithm, returning a :class:`Model` completely managed by ai3.
 
-    The module is traced with ``torch.fx`` (so ``torch.flatten`` and friends in
-    ``forward`` are seen) and must be chain-shaped: each operation consumes the
-    previous one's output. Dropout and Identity are dropped (the Model is for
-    inference). An unsupported module or function raises
-    :class:`~ai3.errors.UnsupportedError` naming its path and type.
+    The module is traced with ``torch.fx`` in eval mode and becomes the graph form of
+    :class:`Model`: residual (``add``), concatenating (``cat``), squeeze-excitation
+    (``mul``), channel-shuffle (``view``/``transpose``/``chunk``) and channels-last
+    (``permute``/``LayerNorm``) networks run as one ai3 graph in one C++ call. A
+    BatchNorm2d directly after a convolution whose output has no other user is folded
+    into that convolution's weights; Dropout, StochasticDepth and Identity are dropped
+    (the Model is for inference); sizes (``x.size()``, arithmetic) are evaluated here,
+    a view's batch dimension follows each call's input.
 
     Args:
         module: the module to have its operations replaced (not modified).
         algos: mapping from operation type (a key of ``SUPPORTED_ALGORITHMS``) to an
-            algorithmic selector; operations not named use ``"default"``.
-        sample_input_shape: the input shape to the DNN (with the batch), passed as
-            each module's input shape to callable selectors that take two arguments.
+            algorithmic selector; operations not named use ``"default"``. A sequence
+            selector is indexed by position among that operation's nodes in forward
+            order; a callable gets the torch module (or, for a function such as ``add``,
+            the torch.fx node) and, optionally, its input shape.
+        sample_input_shape: the input shape to the DNN (with the batch): passed as each
+            operation's input shape to callable selectors that take two arguments, and
+            needed by networks that compute with tensor sizes (channel shuffle).
         dtype: keyword-only; the Model's dtype (float32/float64); None means the
             module's parameter dtype.
         device: keyword-only; where the Model runs (see ``ai3.devices()``).
+        unsupported: keyword-only; ``"error"`` (default) raises
+            :class:`~ai3.errors.UnsupportedError` naming the first node ai3 has no
+            layer for (its target and module type); ``"torch"`` runs such nodes through
+            torch inside the ai3 graph (on CPU copies of their inputs when the device
+            has its own memory).
     """
+    from ._fx_graph import GraphBuilder
+
     _check_backend(module, "swap_backend")
+    if unsupported not in ("error", "torch"):
+        raise InvalidInputError(f"unsupported must be 'error' or 'torch', got {unsupported!r}")
     if algos is not None and not isinstance(algos, Mapping):
         raise SelectorError(
             f"swap_backend takes a mapping from operation to selector, e.g. {{'conv2d': 'direct'}}, "
@@ -263,74 +232,30 @@ def swap_backend(
     dev = resolve_device(device, follow=_module_device(module))
 
     try:
-        gm = torch.fx.GraphModule(module, _Tracer().trace(module))
+        with eval_mode(module):
+            gm = torch.fx.GraphModule(module, _Tracer().trace(module))
     except Exception as e:
         raise UnsupportedError(
             f"swap_backend could not trace {type(module).__name__} with torch.fx: {type(e).__name__}: {e}"
         ) from e
 
-    shapes: Optional[Dict[str, Tuple[int, ...]]] = None
     if sample_input_shape is not None:
-        shapes = _node_input_shapes(gm, sample_input_shape)
+        _node_input_shapes(gm, sample_input_shape)  # fills node.meta["tensor_meta"]
 
-    # (op, torch module, node name) per computing node, in execution order.
-    specs: List[Tuple[str, nn.Module, str]] = []
-    current: Optional[torch.fx.Node] = None
-    for node in gm.graph.nodes:
-        if node.op == "placeholder":
-            if current is not None:
-                raise UnsupportedError("swap_backend supports models with one input; "
-                                       f"{type(module).__name__}.forward takes several")
-            current = node
-            continue
-        if node.op == "output":
-            if _tensor_inputs(node) != [current]:
-                raise UnsupportedError("swap_backend supports chain-shaped models whose output is the last "
-                                       "operation's result")
-            continue
-        where = f"{node.target}" if node.op == "call_module" else f"{node.name} ({node.op} {getattr(node.target, '__name__', node.target)})"
-        inputs = _tensor_inputs(node)
-        if node.op == "call_module":
-            sub = gm.get_submodule(node.target)
-            if isinstance(sub, _NOOP_MODULES):
-                entry = None
-            elif type(sub) in _MODULE_OPS:
-                entry = (_MODULE_OPS[type(sub)][0], sub)
-            else:
-                raise UnsupportedError(
-                    f"swap_backend does not support module '{node.target}' of type {type(sub).__module__}."
-                    f"{type(sub).__name__}; supported: {_supported_list()}"
-                )
-        elif node.op in ("call_function", "call_method"):
-            entry = None if node.target in _NOOP_FUNCTIONS else _function_module(node)
-            if entry is None and node.target not in _NOOP_FUNCTIONS:
-                raise UnsupportedError(f"swap_backend does not support {where}; supported: {_supported_list()}")
-        else:
-            raise UnsupportedError(f"swap_backend does not support {where}; supported: {_supported_list()}")
-        if inputs != [current]:
-            raise UnsupportedError(
-                f"swap_backend supports chain-shaped models in this version: {where} takes "
-                f"{[n.name for n in inputs]} instead of just the previous result {current.name!r} "
-                "(residual and concatenating models are not supported yet)"
-            )
-        current = node
-        if entry is not None:
-            specs.append((entry[0], entry[1], node.name))
+    builder = GraphBuilder(gm, dt, unsupported, _supported_list())
+    builder.run()
+    specs, inputs, output = builder.pruned()
 
     chosen: Dict[int, str] = {}
     for op in SUPPORTED_ALGORITHMS:
-        idx = [i for i, s in enumerate(specs) if s[0] == op]
+        idx = [i for i, s in enumerate(specs) if s.op == op]
         if not idx:
             continue
-        op_shapes = None if shapes is None else [shapes.get(specs[i][2]) for i in idx]
-        for i, algo in zip(idx, select(op, algos.get(op), [specs[i][1] for i in idx], op_shapes)):
+        op_shapes = None if sample_input_shape is None else [specs[i].in_shape for i in idx]
+        for i, algo in zip(idx, select(op, algos.get(op), [specs[i].selector_arg for i in idx], op_shapes)):
             chosen[i] = algo
-
-    built: List[L.Layer] = []
-    for i, (op, mod, _) in enumerate(specs):
-        cls = dict(_MODULE_OPS.values())[op]
-        built.append(cls.from_torch(mod, chosen[i], dtype=dt))
-    return Model(built, device=dev)
+    built: List[L.Layer] = [s.build(chosen.get(i, "default")) for i, s in enumerate(specs)]
+    return Model(built, inputs=inputs, output=output, device=dev)
 
 
 def _node_input_shapes(gm: torch.fx.GraphModule, sample_input_shape: Sequence[int]) -> Dict[str, Tuple[int, ...]]:
@@ -343,7 +268,7 @@ def _node_input_shapes(gm: torch.fx.GraphModule, sample_input_shape: Sequence[in
     except (TypeError, ValueError):
         raise InvalidInputError(f"sample_input_shape must be a sequence of ints, got {sample_input_shape!r}") from None
     mode = FakeTensorMode(allow_non_fake_inputs=True)
-    x = mode.from_tensor(torch.empty(shape, dtype=param_dtype(gm)))
+    x = mode.from_tensor(torch.empty(shape, dtype=param_dtype(gm), device=_module_device(gm) or "cpu"))
     try:
         with eval_mode(gm), torch.no_grad():
             ShapeProp(gm, fake_mode=mode).propagate(x)
@@ -354,6 +279,6 @@ def _node_input_shapes(gm: torch.fx.GraphModule, sample_input_shape: Sequence[in
     out: Dict[str, Tuple[int, ...]] = {}
     for node in gm.graph.nodes:
         ins = _tensor_inputs(node)
-        if ins and "tensor_meta" in ins[0].meta:
+        if ins and hasattr(ins[0].meta.get("tensor_meta"), "shape"):
             out[node.name] = tuple(int(s) for s in ins[0].meta["tensor_meta"].shape)
     return out

@@ -12,6 +12,7 @@
 #include "ai3/scratch.hpp"
 #include "ai3/tuning.hpp"
 #include "gemm/gemm_isa.hpp"
+#include "graph_bindings.hpp"
 #include "register.hpp"
 
 #include <cstring>
@@ -367,4 +368,7 @@ PYBIND11_MODULE(_core, m) {
             },
             py::arg("input"), py::arg("shape"), py::arg("dtype"), py::arg("device") = "cpu");
 
+
+    // The graph form of ai3.Model and its layers (graph_bindings.cpp).
+    bind_graph(m, GraphHelpers{&parse_dtype, &parse_device, &owned_tensor});
 }

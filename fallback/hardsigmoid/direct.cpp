@@ -1,0 +1,16 @@
+// hardsigmoid: relu6(x + 3) / 6 (torch.nn.Hardsigmoid). In place (input == output) is fine.
+#include "../kernels.hpp"
+#include "../pointwise.hpp"
+
+#include <cmath>
+
+namespace ai3::fallback {
+
+template <class T> void hardsigmoid_direct(const ElementwiseParams &p, const UnaryArgs<T> &a) {
+    detail::pointwise(p.n, a.input, a.output, [](T x) { return x <= T(-3) ? T(0) : (x >= T(3) ? T(1) : x / T(6) + T(0.5)); });
+}
+
+template void hardsigmoid_direct<float>(const ElementwiseParams &, const UnaryArgs<float> &);
+template void hardsigmoid_direct<double>(const ElementwiseParams &, const UnaryArgs<double> &);
+
+} // namespace ai3::fallback

@@ -1,0 +1,16 @@
+// relu6: min(max(x, 0), 6) (torch.nn.ReLU6; NaN propagates). In place (input == output) is fine.
+#include "../kernels.hpp"
+#include "../pointwise.hpp"
+
+#include <cmath>
+
+namespace ai3::fallback {
+
+template <class T> void relu6_direct(const ElementwiseParams &p, const UnaryArgs<T> &a) {
+    detail::pointwise(p.n, a.input, a.output, [](T x) { return x < T(0) ? T(0) : (x > T(6) ? T(6) : x); });
+}
+
+template void relu6_direct<float>(const ElementwiseParams &, const UnaryArgs<float> &);
+template void relu6_direct<double>(const ElementwiseParams &, const UnaryArgs<double> &);
+
+} // namespace ai3::fallback

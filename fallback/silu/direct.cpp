@@ -1,0 +1,16 @@
+// silu: x * sigmoid(x) (torch.nn.SiLU). In place (input == output) is fine.
+#include "../kernels.hpp"
+#include "../pointwise.hpp"
+
+#include <cmath>
+
+namespace ai3::fallback {
+
+template <class T> void silu_direct(const ElementwiseParams &p, const UnaryArgs<T> &a) {
+    detail::pointwise(p.n, a.input, a.output, [](T x) { return x / (T(1) + std::exp(-x)); });
+}
+
+template void silu_direct<float>(const ElementwiseParams &, const UnaryArgs<float> &);
+template void silu_direct<double>(const ElementwiseParams &, const UnaryArgs<double> &);
+
+} // namespace ai3::fallback
