@@ -16,6 +16,7 @@ namespace ai3::syclrt {
 #define AI3_SYCL_KERNEL(bundle, name, dims, params, args)                                                  \
     template <typename T>                                                                                  \
     inline void launch_##name(QueueState &qs, const sycl::nd_range<dims> &range, AI3_UNPAREN params) {     \
+        note_launch();                                                                                     \
         qs.q.parallel_for(range, [=](sycl::nd_item<dims> it) { ::ai3::sk::name<T>(it, AI3_UNPAREN args); }); \
     }
 #else
@@ -23,6 +24,7 @@ namespace ai3::syclrt {
     template <typename T>                                                                                  \
     inline void launch_##name(QueueState &qs, const sycl::nd_range<dims> &range, AI3_UNPAREN params) {     \
         static const char kernel_name[] = "ai3k_" #name;                                                   \
+        note_launch();                                                                                     \
         sycl::kernel k = rtc_kernel(qs, Bundle::bundle, dtype_of<T>::value, kernel_name);                  \
         qs.q.submit([&](sycl::handler &h) {                                                                \
             h.set_args(AI3_UNPAREN args);                                                                  \

@@ -65,6 +65,16 @@ PYBIND11_MODULE(_sycl, m) {
         },
         py::arg("handle"), py::arg("bundle"), py::arg("dtype"),
         "Compile a kernel bundle for a device now (no-op if already compiled); returns seconds spent.");
+    m.def("launch_count", &launch_count, "SYCL kernel launches by ai3 so far in this process.");
+    m.def(
+        "build_source",
+        [](uintptr_t h, const std::string &source, const std::vector<std::string> &names) {
+            QueueState &qs = from_handle(h);
+            py::gil_scoped_release nogil;
+            build_source(qs, source, names, "user source");
+        },
+        py::arg("handle"), py::arg("source"), py::arg("kernel_names"),
+        "Compile SYCL source (with ai3's kernel headers includable) for a device, as ai3 compiles its own.");
     m.def("compile_stats", [] { return compile_stats(); }, "(bundles compiled by this process, seconds spent).");
     m.def("shutdown", [] {
         py::gil_scoped_release nogil;

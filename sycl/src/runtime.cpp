@@ -1,5 +1,6 @@
 #include "runtime.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -193,6 +194,12 @@ void shutdown() noexcept {
     for (QueueState *q : qs) delete q;
 }
 
+namespace {
+std::atomic<uint64_t> launches{0};
+}
+void note_launch() noexcept { launches.fetch_add(1, std::memory_order_relaxed); }
+uint64_t launch_count() noexcept { return launches.load(std::memory_order_relaxed); }
+
 std::pair<int, double> compile_stats() {
     State &s = state();
     std::lock_guard<std::mutex> lk(s.mu);
@@ -223,41 +230,44 @@ Exe &bundle_locked(QueueState &qs, Bundle b, DType dtype, double *seconds) {
     }
     const EmbeddedFile *main = embedded("rtc/bundle.cpp");
     AI3_CHECK(main, RuntimeError, "ai3._sycl was built without its kernel sources");
-    syclexp::include_files files;
-    for (std::size_t i = 0; i < embedded_file_count; ++i)
-        if (embedded_files[i].text != main->text) files.add(embedded_files[i].name, embedded_files[i].text);
     std::vector<std::string> names;
     for (auto &k : kernel_names)
         if (k.bundle == b) names.push_back(str(k.name, "<", type_name(dtype), ">"));
     auto t0 = std::chrono::steady_clock::now();
+    Exe exe = build_source(qs, main->text, names, str("bundle '", bundle_name(b), "', ", type_name(dtype)));
+    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    {
+        State &s = state();
+        std::lock_guard<std::mutex> lk(s.mu);
+        s.compiled += 1;
+        s.compile_seconds += dt;
+    }
+    if (seconds) *seconds = dt;
+    return qs.bundles.emplace(key, std::move(exe)).first->second;
+}
+
+} // namespace
+
+Exe build_source(QueueState &qs, const std::string &source, const std::vector<std::string> &names,
+                 const std::string &what) {
+    syclexp::include_files files;
+    for (std::size_t i = 0; i < embedded_file_count; ++i)
+        if (std::string(embedded_files[i].name) != "rtc/bundle.cpp")
+            files.add(embedded_files[i].name, embedded_files[i].text);
     try {
         auto src = syclexp::create_kernel_bundle_from_source(qs.q.get_context(), syclexp::source_language::sycl,
-                                                             std::string(main->text),
-                                                             syclexp::properties{files});
+                                                             source, syclexp::properties{files});
         syclexp::registered_names reg;
         for (auto &n : names) reg.add(n);
-        auto exe = syclexp::build(
-            src, std::vector<sycl::device>{qs.q.get_device()},
-            syclexp::properties{syclexp::build_options{std::vector<std::string>{"-O3"}}, reg});
-        double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        {
-            State &s = state();
-            std::lock_guard<std::mutex> lk(s.mu);
-            s.compiled += 1;
-            s.compile_seconds += dt;
-        }
-        if (seconds) *seconds = dt;
-        return qs.bundles.emplace(key, std::move(exe)).first->second;
+        return syclexp::build(src, std::vector<sycl::device>{qs.q.get_device()},
+                              syclexp::properties{syclexp::build_options{std::vector<std::string>{"-O3"}}, reg});
     } catch (const sycl::exception &e) {
-        throw RuntimeError(str("ai3 could not compile its SYCL kernels (bundle '", bundle_name(b), "', ",
-                               type_name(dtype), ") for ", qs.name,
+        throw RuntimeError(str("ai3 could not compile its SYCL kernels (", what, ") for ", qs.name,
                                ". The SYCL run-time compiler needs a C++ toolchain's standard headers "
                                "(libstdc++/glibc, e.g. apt install g++). Compiler output:\n",
                                e.what()));
     }
 }
-
-} // namespace
 
 sycl::kernel rtc_kernel(QueueState &qs, Bundle b, DType dtype, const char *name) {
     std::lock_guard<std::recursive_mutex> lk(qs.mu_compile());
@@ -281,6 +291,11 @@ double rtc_compile(QueueState &qs, Bundle b, DType dtype) {
     return dt;
 }
 #else
+sycl::kernel_bundle<sycl::bundle_state::executable> build_source(QueueState &, const std::string &,
+                                                                 const std::vector<std::string> &,
+                                                                 const std::string &) {
+    throw RuntimeError("ai3._sycl was compiled ahead of time; it does not compile SYCL source at run time");
+}
 sycl::kernel rtc_kernel(QueueState &, Bundle, DType, const char *) {
     throw RuntimeError("ai3._sycl was compiled ahead of time; it has no run-time compiled kernels");
 }

@@ -67,6 +67,14 @@ sycl::kernel rtc_kernel(QueueState &qs, Bundle b, DType dtype, const char *name)
 double rtc_compile(QueueState &qs, Bundle b, DType dtype);
 // How many bundles this process compiled and how long they took (tests, warmup's report).
 std::pair<int, double> compile_stats();
+// Kernel launches so far in this process (tests prove SYCL, not the fallback, ran).
+void note_launch() noexcept;
+uint64_t launch_count() noexcept;
+// Compile SYCL source for a queue's device with ai3's error handling (a compile error
+// becomes an ai3 RuntimeError carrying the compiler's output). RTC builds only.
+sycl::kernel_bundle<sycl::bundle_state::executable> build_source(QueueState &qs, const std::string &source,
+                                                                 const std::vector<std::string> &names,
+                                                                 const std::string &what);
 // "rtc" or "aot".
 const char *mode();
 
