@@ -3,7 +3,12 @@
 # Exit status is pytest's, except that "no tests ran" (pytest's 5) is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-venv.sh test || exit 1
+# The SYCL runtime's wheels exist for Linux x86_64: there the suite also runs on opencl:cpu.
+extras="test"
+if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ "${AI3_TEST_SYCL:-1}" != "0" ]; then
+  extras="test sycl"
+fi
+bash scripts/setup-venv.sh $extras || exit 1
 PYBIN="${AI3_VENV:-.venv}/bin/python"
 
 echo "== C++ kernel tests"

@@ -14,29 +14,32 @@ namespace ai3::sk {
 template <typename T, int TM, class BLoad>
 inline void gemm_rows(const T *A, int64_t lda_m, int64_t lda_k, int64_t M, int64_t m0, int64_t K, BLoad bload,
                       T (&acc)[TM]) {
-    const T *rows[TM];
-#pragma unroll
-    for (int i = 0; i < TM; ++i) rows[i] = A + imin(m0 + i, M - 1) * lda_m;
+    // Row offsets inline, not in a private array: the vectoriser then sees A's loads as
+    // uniform across work-items (one broadcast each) instead of gathers.
+    const int64_t last = M - 1 - m0;
+    const T *a0 = A + m0 * lda_m;
     for (int64_t k = 0; k < K; ++k) {
         const T bv = bload(k);
         const int64_t ka = k * lda_k;
 #pragma unroll
-        for (int i = 0; i < TM; ++i) acc[i] += rows[i][ka] * bv;
+        for (int i = 0; i < TM; ++i) acc[i] += a0[imin(i, last) * lda_m + ka] * bv;
     }
 }
 
 // C[m, n] (+ bias[m]) for an nd_range of (batch, ceil(M/TM), columns padded to the
-// work-group size).
-template <typename T>
-inline void gemm(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *C, GemmParams g) {
+// work-group size). UNIT: B's and C's column strides are 1 at compile time, so loads
+// and stores of neighbouring work-items are contiguous vectors, not gathers.
+template <typename T, bool UNIT>
+inline void gemm_impl(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *C, const GemmParams &g) {
     constexpr int TM = AI3_SYCL_GEMM_TM;
     const int64_t b = int64_t(it.get_global_id(0)), m0 = int64_t(it.get_global_id(1)) * TM,
                   n = int64_t(it.get_global_id(2));
     if (n >= g.N) return;
+    const int64_t ldb_n = UNIT ? 1 : g.ldb_n, ldc_n = UNIT ? 1 : g.ldc_n;
     const int64_t outer = b / g.batch_inner, inner = b % g.batch_inner;
     A += outer * g.a_outer + inner * g.a_batch;
-    B += outer * g.b_outer + inner * g.b_batch + n * g.ldb_n;
-    C += outer * g.c_outer + inner * g.c_batch + n * g.ldc_n;
+    B += outer * g.b_outer + inner * g.b_batch + n * ldb_n;
+    C += outer * g.c_outer + inner * g.c_batch + n * ldc_n;
     T acc[TM] = {};
     gemm_rows<T, TM>(A, g.lda_m, g.lda_k, g.M, m0, g.K, [&](int64_t k) { return B[k * g.ldb_k]; }, acc);
     const T *bb = g.has_bias ? bias + outer * g.bias_outer + inner * g.bias_batch : nullptr;
@@ -45,4 +48,15 @@ inline void gemm(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *
         if (m0 + i < g.M) C[(m0 + i) * g.ldc_m] = acc[i] + (bb ? bb[m0 + i] : T(0));
 }
 
+// Two kernels, chosen by the host (one kernel branching between both bodies is not
+// vectorised by the OpenCL CPU compiler).
+template <typename T>
+inline void gemm(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *C, GemmParams g) {
+    gemm_impl<T, true>(it, A, B, bias, C, g);
+}
+template <typename T>
+inline void gemm_strided(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *C, GemmParams g) {
+    gemm_impl<T, false>(it, A, B, bias, C, g);
+}
+inline bool gemm_unit(const GemmParams &g) { return g.ldb_n == 1 && g.ldc_n == 1; }
 } // namespace ai3::sk

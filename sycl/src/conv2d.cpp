@@ -46,7 +46,10 @@ template <class T> struct Direct final : ConvBase<T> {
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &) override {
         const auto &p = this->p;
         const int64_t blocks = sk::ceil_div(this->Kg(), AI3_SYCL_DIRECT_KB) * p.groups;
-        launch_conv2d_direct<T>(this->qs, range3(p.N * blocks, p.P, p.Q), x, w, b, y, p);
+        if (sk::direct_3x3(p))
+            launch_conv2d_direct_3x3<T>(this->qs, range3(p.N * blocks, p.P, p.Q), x, w, b, y, p);
+        else
+            launch_conv2d_direct<T>(this->qs, range3(p.N * blocks, p.P, p.Q), x, w, b, y, p);
     }
 };
 
