@@ -96,7 +96,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     ai3.set_num_threads(args.threads)
     layers = [VGG16[int(i)] for i in args.layers.split(",")] if args.layers else VGG16
-    device = ai3.devices.__module__ and args.device
+    device = args.device
     print(f"ai3 {ai3.__version__}, torch {torch.__version__}, {args.threads} threads, device {args.device}")
     results = {}
     for algo in args.algos.split(","):

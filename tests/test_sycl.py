@@ -510,3 +510,41 @@ def test_aot_wrappers_compile_as_host_code_with_gxx():
                str(REPO / "sycl" / "src" / src)]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr[-4000:]
+
+
+# ---- device memory in (__sycl_usm_array_interface__) ------------------------------------------------
+
+class USMArray:
+    """A minimal array over dpctl USM memory, exposing ``__sycl_usm_array_interface__``."""
+
+    def __init__(self, mem, shape, typestr, pointer=None):
+        self.mem, self.shape, self.typestr = mem, tuple(shape), typestr
+        self.pointer = mem._pointer if pointer is None else pointer
+
+    @property
+    def __sycl_usm_array_interface__(self):
+        return {"data": (self.pointer, False), "shape": self.shape, "strides": None, "typestr": self.typestr,
+                "version": 1, "syclobj": getattr(self.mem, "sycl_queue", None)}
+
+
+def test_model_reads_usm_device_memory():
+    import dpctl
+    import dpctl.memory as dpm
+
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 16, 5))
+    x = randn(2, 3, 8, 8, seed=10)
+    with torch.no_grad():
+        expected = net(x)
+    model = ai3.swap_backend(net, device=DEVICE)
+    q = dpctl.SyclQueue(DEVICE)
+    mem = dpm.MemoryUSMDevice(x.numel() * 4, queue=q)
+    mem.copy_from_host(x.numpy().tobytes())
+    out = model.predict(USMArray(mem, x.shape, "<f4"))
+    assert_network_close(torch.from_numpy(out.numpy().copy()), expected)
+    with pytest.raises(ai3.DTypeError):
+        model.predict(USMArray(mem, (x.numel(),), "<i4"))
+    host = x.numpy().copy()  # host memory pretending to be USM: refused, never dereferenced as device memory
+    with pytest.raises(ai3.DeviceError, match="context"):
+        model.predict(USMArray(mem, x.shape, "<f4", pointer=host.ctypes.data))
+    with pytest.raises(ai3.DeviceError, match="SYCL"):
+        ai3.swap_backend(net, device="cpu").predict(USMArray(mem, x.shape, "<f4"))

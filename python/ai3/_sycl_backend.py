@@ -272,6 +272,24 @@ def default_for_cpu_params() -> Optional[Any]:
     return next((d for d in devs if d.name == name), None)
 
 
+# ---- device memory in --------------------------------------------------------------------------
+
+def usm_input(x: Any, device: Any) -> Tuple[Any, int, Tuple[int, ...], str]:
+    """An ``ai3.Model`` input in USM device memory (``__sycl_usm_array_interface__``): checked to
+    belong to the model's SYCL device (its context), then read in place."""
+    from ._convert import usm_array
+
+    if device.backend != "sycl":
+        raise DeviceError(f"this input is SYCL USM memory, but the model runs on {device}; "
+                          f"build the model with device= a SYCL device")
+    keep, ptr, shape, dtype = usm_array(x)
+    mod = load()
+    if not mod.is_device_pointer(device.handle, ptr):
+        raise DeviceError(f"this USM memory does not belong to {device.name}'s SYCL context; allocate it on a "
+                          f"queue of that device (dpctl.SyclQueue({device.name!r}))")
+    return keep, ptr, shape, dtype
+
+
 # ---- warm-up ----------------------------------------------------------------------------------
 
 def compile_bundles(device: Any, dtype: str) -> float:
