@@ -75,8 +75,12 @@ class Layer {
         std::string tag;
         Shape shape;
         int dtype, backend, index;
+        // Kernels hold backend state (a SYCL queue, its context's memory): two handles of
+        // one backend and index (a user's dpctl.SyclQueue with its own context) differ.
+        const void *handle;
         bool operator<(const CacheKey &o) const {
-            return std::tie(tag, shape, dtype, backend, index) < std::tie(o.tag, o.shape, o.dtype, o.backend, o.index);
+            return std::tie(tag, shape, dtype, backend, index, handle) <
+                   std::tie(o.tag, o.shape, o.dtype, o.backend, o.index, o.handle);
         }
     };
     struct CacheEntry {
@@ -88,7 +92,7 @@ class Layer {
     template <class Op, class T, class Resolve>
     Kernel<Op, T> &cached_kernel(const std::string &tag, const Shape &shape, const typename Op::Params &p,
                                  const Device &dev, Resolve &&resolve) {
-        CacheKey key{tag, shape, int(dtype_of<T>::value), int(dev.backend), dev.index};
+        CacheKey key{tag, shape, int(dtype_of<T>::value), int(dev.backend), dev.index, dev.handle};
         std::lock_guard<std::mutex> lk(mu_);
         auto it = cache_.find(key);
         if (it == cache_.end()) {

@@ -11,6 +11,12 @@ from typing import Optional
 
 import torch as _torch
 
+from . import _sycl_backend
+
+# Before anything can query SYCL platforms: make the OpenCL CPU device visible and
+# keep compiled SYCL kernels on disk (see ai3._sycl_backend.prepare_environment).
+_sycl_backend.prepare_environment()
+
 from . import errors
 from .errors import (
     Ai3Error,
@@ -32,6 +38,7 @@ from .selectors import AlgorithmicSelector
 from .swap import Conv2d, swap_backend, swap_conv2d
 from . import ops as _ops  # registers the torch.library operators
 from .tuning import calibrate, tune
+from .warmup import warmup
 
 __version__: str = _core.build_info()["version"]
 
@@ -83,6 +90,7 @@ __all__ = [
     "swap_backend",
     "tune",
     "calibrate",
+    "warmup",
     "Model",
     "Tensor",
     "Conv2d",

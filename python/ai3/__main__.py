@@ -16,6 +16,14 @@ def _info() -> int:
     for name, status in ai3.backend_status().items():
         print(f"  {name:6s} {status}")
     print("devices:", ", ".join(d.name for d in ai3.devices()))
+    sycl_reason = ai3._sycl_backend.unavailable_reason()
+    if sycl_reason:
+        print(f"sycl devices: none: {sycl_reason}")
+    else:
+        for d in ai3._sycl_backend.sycl_devices():
+            i = ai3._sycl_backend.info(d)
+            print(f"sycl device: {d.name} ({ai3._sycl.device_name(d.handle)}, "
+                  f"{i.get('kind')}, fp64={'yes' if i.get('fp64') else 'no'}, kernels {ai3._sycl.mode()})")
     print(f"threads: {ai3.get_num_threads()}")
     kernels: dict = {}
     for op, algo, backend, dtype in ai3._core.registry_entries():

@@ -73,6 +73,28 @@ def conv_padding(
     return ph, ph, pw, pw
 
 
+_USM_TYPES = {"<f4": "float32", "<f8": "float64", "=f4": "float32", "=f8": "float64"}
+
+
+def usm_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], str]:
+    """An object with ``__sycl_usm_array_interface__`` (dpctl USM memory): (keep-alive, address, shape,
+    dtype) of its device memory, which must be C-contiguous float32/float64."""
+    iface = x.__sycl_usm_array_interface__
+    shape = tuple(int(d) for d in iface["shape"])
+    typestr = iface.get("typestr", "")
+    if typestr not in _USM_TYPES:
+        raise DTypeError(f"{what} (USM memory) must be float32 or float64, got typestr {typestr!r}")
+    strides = iface.get("strides")
+    if strides is not None:
+        size, expect = int(typestr[-1]), []
+        for d in reversed(shape):
+            expect.insert(0, size)
+            size *= d
+        if tuple(int(s) for s in strides) != tuple(expect):
+            raise InvalidInputError(f"{what} (USM memory) must be C-contiguous, got strides {tuple(strides)}")
+    return x, int(iface["data"][0]) + int(iface.get("offset", 0)) * int(typestr[-1]), shape, _USM_TYPES[typestr]
+
+
 def input_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], str]:
     """A dense CPU view of a torch tensor, numpy array or ai3.Tensor: (keep-alive, address, shape, dtype)."""
     from .tensor import Tensor

@@ -1,7 +1,8 @@
 """Where ai3 runs: resolving ``device=`` arguments once, in Python.
 
-This version of ai3 is built with the portable CPU fallback; the SYCL, CUDA and
-Apple backends are reported by :func:`backend_status`. A device that is not
+The portable CPU fallback is always there; SYCL devices come from dpctl when
+ai3 is built with SYCL (``ai3._sycl_backend``); :func:`backend_status` reports
+each backend. A device that is not
 available raises :class:`~ai3.errors.DeviceError` listing the devices that are.
 """
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from . import _core
+from . import _sycl_backend
 from .errors import DeviceError
 
 
@@ -33,6 +35,11 @@ class Device:
             return "cpu"
         return (self.backend, self.index, self.handle)
 
+    @property
+    def key(self) -> str:
+        """The device as one string (``"cpu"`` or ``"backend:index:handle"``), for torch ops' schemas."""
+        return "cpu" if self.backend == "cpu" else f"{self.backend}:{self.index}:{self.handle}"
+
     def __str__(self) -> str:
         return self.name
 
@@ -47,7 +54,7 @@ def backend_status() -> Dict[str, str]:
 
 def devices() -> List[Device]:
     """The devices this installation of ai3 can run on, in order of preference."""
-    return [CPU]
+    return [CPU] + list(_sycl_backend.sycl_devices())
 
 
 def _unavailable(what: str, backend: str) -> DeviceError:
@@ -72,10 +79,12 @@ def resolve_device(device: Any = None, *, follow: Optional[Any] = None) -> Devic
             return resolve_device(env)
         if follow is None:
             return CPU
+        if str(follow) == "cpu":  # CPU parameters: a SYCL GPU, else the measured faster CPU path
+            return _sycl_backend.default_for_cpu_params() or CPU
         device = follow
     type_name = type(device).__name__
     if type_name in ("SyclDevice", "SyclQueue"):
-        raise _unavailable(repr(device), "sycl")
+        return _sycl_backend.resolve(device)
     if not isinstance(device, str):
         try:
             import torch
@@ -94,7 +103,15 @@ def resolve_device(device: Any = None, *, follow: Optional[Any] = None) -> Devic
     if d in ("mps", "metal"):
         return _fail(device, "apple")
     # Everything else is a SYCL device: "sycl" or a dpctl filter selector string.
-    return _fail(device, "sycl")
+    return _sycl_backend.resolve(device)
+
+
+def from_key(key: str) -> Any:
+    """``Device.key`` back to what ``ai3._core`` takes (``"cpu"`` or ``(backend, index, handle)``)."""
+    if key == "cpu":
+        return "cpu"
+    backend, index, handle = key.split(":")
+    return (backend, int(index), int(handle))
 
 
 def _fail(device: str, backend: str) -> Device:

@@ -101,7 +101,12 @@ class Model:
         return tuple(self._core.out_shape(list(input_shape)))
 
     def _run(self, input: Any) -> Tensor:
-        keep, ptr, shape, dtype = input_array(input)
+        if hasattr(input, "__sycl_usm_array_interface__"):  # device memory: read in place, no host copy
+            from ._sycl_backend import usm_input
+
+            keep, ptr, shape, dtype = usm_input(input, self._device)
+        else:
+            keep, ptr, shape, dtype = input_array(input)
         if self._dtype is not None and dtype != self._dtype:
             raise DTypeError(
                 f"ai3.Model has {self._dtype} parameters but the input is {dtype}; "

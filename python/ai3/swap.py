@@ -73,7 +73,7 @@ class Conv2d(nn.Conv2d):
         if not torch.compiler.is_compiling():  # for resolved_algorithm; a compiled graph has no side effects
             self._ai3_last_shape = tuple(x.shape)
         out = conv2d(x, self.weight, self.bias, list(self.stride), list(self._ai3_padding()), list(self.dilation),
-                     self.groups, self.padding_mode, self.algorithm)
+                     self.groups, self.padding_mode, self.algorithm, self.ai3_device.key)
         return out if batched else out.squeeze(0)
 
     def resolve_for(self, input_shape: Sequence[int]) -> str:

@@ -1,0 +1,17 @@
+// Every kernel header, for the wrappers (rtc/bundle.cpp, src/launch.hpp).
+#pragma once
+#include "adaptiveavgpool2d/direct.hpp"
+#include "avgpool2d/direct.hpp"
+#include "conv2d/direct.hpp"
+#include "conv2d/gemm.hpp"
+#include "conv2d/im2col.hpp"
+#include "conv2d/implicit_gemm.hpp"
+#include "conv2d/implicit_precomp_gemm.hpp"
+#include "conv2d/smm.hpp"
+#include "conv2d/winograd.hpp"
+#include "flatten/direct.hpp"
+#include "gemm/gemm.hpp"
+#include "linear/direct.hpp"
+#include "maxpool2d/direct.hpp"
+#include "pad2d/direct.hpp"
+#include "relu/direct.hpp"

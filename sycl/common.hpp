@@ -1,0 +1,49 @@
+// Shared by every SYCL kernel header: the SYCL headers, ai3's op parameter
+// structs (the same ones the host side fills) and a few index helpers.
+//
+// Every header under sycl/<op>/ defines its kernel body once, as a templated
+// device function taking the nd_item first. Two thin wrappers call it: a
+// free-function kernel for the run-time compiler (rtc/bundle.cpp) and a lambda
+// in parallel_for for ahead-of-time builds (src/launch.hpp). Device code only:
+// no exceptions, no allocation, no printf.
+#pragma once
+#include <sycl/sycl.hpp>
+
+#include <cstdint>
+#include <limits>
+
+#include "ai3/ops.hpp"
+
+#ifndef AI3_SYCL_DIRECT_KB
+#define AI3_SYCL_DIRECT_KB 8 // output channels per work-item (register blocking)
+#endif
+#ifndef AI3_SYCL_GEMM_TM
+#define AI3_SYCL_GEMM_TM 8 // GEMM rows per work-item (register blocking)
+#endif
+
+namespace ai3::sk {
+
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Parameters of one GEMM launch C[b] = A[b] * B[b] (+ bias per row), batched
+// over dimension 0 of the nd_range. Strides are in elements.
+struct GemmParams {
+    int64_t M = 0, N = 0, K = 0;
+    int64_t lda_m = 0, lda_k = 0, a_batch = 0; // A[m, k] = A[m*lda_m + k*lda_k]
+    int64_t ldb_k = 0, ldb_n = 0, b_batch = 0; // B[k, n] = B[k*ldb_k + n*ldb_n]
+    int64_t ldc_m = 0, ldc_n = 1, c_batch = 0; // C[m, n] = C[m*ldc_m + n*ldc_n]
+    int64_t bias_batch = 0;                    // bias offset per batch entry
+    int64_t batch_inner = 1;                   // batch b = outer * batch_inner + inner;
+    int64_t a_outer = 0, b_outer = 0, c_outer = 0, bias_outer = 0; // extra strides for outer
+    bool has_bias = false;
+};
+
+// Winograd F(2x2, 3x3) geometry (tiles of 2x2 outputs from 4x4 inputs).
+struct WinogradParams {
+    Conv2dParams conv;
+    int64_t tiles_h = 0, tiles_w = 0, tiles = 0; // tiles = N * tiles_h * tiles_w
+};
+
+} // namespace ai3::sk

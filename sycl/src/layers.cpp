@@ -1,0 +1,159 @@
+// Host side of the SYCL kernels for every op but conv2d: validate the device,
+// stage host pointers, launch.
+#include "kernels.hpp"
+#include "launch.hpp"
+
+#include <cstring>
+#include <type_traits>
+
+namespace ai3::syclrt {
+
+namespace {
+
+QueueState &checked_queue(const Device &dev, DType dtype) {
+    QueueState &qs = queue_of(dev);
+    AI3_CHECK(dtype != DType::f64 || qs.fp64, Unimplemented, "float64 needs a SYCL device with aspect::fp64; ",
+              qs.name, " has none (use float32)");
+    return qs;
+}
+
+template <class Op, class T> struct SyclKernel : Kernel<Op, T> {
+    SyclKernel(const typename Op::Params &p, const Device &dev) : p(p), qs(checked_queue(dev, dtype_of<T>::value)) {}
+    typename Op::Params p;
+    QueueState &qs;
+};
+
+template <class T> struct Relu final : SyclKernel<ReLU, T> {
+    using SyclKernel<ReLU, T>::SyclKernel;
+    void run(const UnaryArgs<T> &a) override {
+        guarded("running relu", [&] {
+            Staging st(this->qs);
+            const T *x = st.in(a.input, this->p.n);
+            T *y = st.out(a.output, this->p.n);
+            launch_relu<T>(this->qs, range1(this->p.n), x, y, this->p.n);
+            st.finish();
+        });
+    }
+};
+
+template <class T> struct Copy final : SyclKernel<Flatten, T> {
+    using SyclKernel<Flatten, T>::SyclKernel;
+    void run(const UnaryArgs<T> &a) override {
+        if (a.input == a.output) return;
+        guarded("running flatten", [&] {
+            Staging st(this->qs);
+            const T *x = st.in(a.input, this->p.n);
+            T *y = st.out(a.output, this->p.n);
+            launch_copy<T>(this->qs, range1(this->p.n), x, y, this->p.n);
+            st.finish();
+        });
+    }
+};
+
+template <class Op, class T> struct Pool final : SyclKernel<Op, T> {
+    using SyclKernel<Op, T>::SyclKernel;
+    void run(const UnaryArgs<T> &a) override {
+        const auto &p = this->p;
+        guarded("running pooling", [&] {
+            Staging st(this->qs);
+            const T *x = st.in(a.input, std::size_t(p.N * p.C * p.H * p.W));
+            T *y = st.out(a.output, std::size_t(p.N * p.C * p.P * p.Q));
+            auto r = range3(p.N * p.C, p.P, p.Q);
+            if constexpr (std::is_same_v<Op, MaxPool2d>)
+                launch_maxpool2d<T>(this->qs, r, x, y, p);
+            else if constexpr (std::is_same_v<Op, AvgPool2d>)
+                launch_avgpool2d<T>(this->qs, r, x, y, p);
+            else
+                launch_adaptiveavgpool2d<T>(this->qs, r, x, y, p);
+            st.finish();
+        });
+    }
+};
+
+template <class T> struct Pad final : SyclKernel<Pad2d, T> {
+    using SyclKernel<Pad2d, T>::SyclKernel;
+    void run(const UnaryArgs<T> &a) override {
+        const auto &p = this->p;
+        const int64_t OH = p.H + p.top + p.bottom, OW = p.W + p.left + p.right;
+        guarded("running pad2d", [&] {
+            Staging st(this->qs);
+            const T *x = st.in(a.input, std::size_t(p.N * p.C * p.H * p.W));
+            T *y = st.out(a.output, std::size_t(p.N * p.C * OH * OW));
+            launch_pad2d<T>(this->qs, range3(p.N * p.C, OH, OW), x, y, p);
+            st.finish();
+        });
+    }
+};
+
+// y[M, N] = x[M, K] w[N, K]^T + b as the shared GEMM with rows = output features.
+template <class T> struct LinearK final : SyclKernel<Linear, T> {
+    using SyclKernel<Linear, T>::SyclKernel;
+    DeviceCopy<T> w_, b_;
+    void run(const typename Linear::Args<T> &a) override {
+        const auto &p = this->p;
+        guarded("running linear", [&] {
+            Staging st(this->qs);
+            const T *x = st.in(a.input, std::size_t(p.M * p.K));
+            T *y = st.out(a.output, std::size_t(p.M * p.N));
+            // Linear layers own their parameters (ai3.Model), so they never change.
+            const T *w = w_.get(this->qs, a.weight, std::size_t(p.N * p.K), 0, true);
+            const T *b = p.has_bias ? b_.get(this->qs, a.bias, std::size_t(p.N), 0, true) : nullptr;
+            sk::GemmParams g;
+            g.M = p.N;
+            g.N = p.M;
+            g.K = p.K;
+            g.lda_m = p.K;
+            g.lda_k = 1;
+            g.ldb_k = 1;
+            g.ldb_n = p.K;
+            g.ldc_m = 1;
+            g.ldc_n = p.N;
+            g.has_bias = p.has_bias;
+            auto r = range3(1, sk::ceil_div(g.M, AI3_SYCL_GEMM_TM), g.N);
+            if (sk::gemm_unit(g))
+                launch_gemm<T>(this->qs, r, w, x, b, y, g);
+            else
+                launch_gemm_strided<T>(this->qs, r, w, x, b, y, g);
+            st.finish();
+        });
+    }
+};
+
+} // namespace
+
+uint64_t fingerprint(const void *p, std::size_t bytes) {
+    // 4 independent FNV-style lanes over 64-bit words: memory-bound, good enough to
+    // notice any write to a weight that bypassed its version counter.
+    const unsigned char *c = static_cast<const unsigned char *>(p);
+    uint64_t h[4] = {1469598103934665603ull, 1099511628211ull, 7809847782465536322ull, 0x9e3779b97f4a7c15ull};
+    std::size_t words = bytes / 8, i = 0;
+    for (; i + 4 <= words; i += 4)
+        for (int l = 0; l < 4; ++l) {
+            uint64_t v;
+            std::memcpy(&v, c + (i + l) * 8, 8);
+            h[l] = (h[l] ^ v) * 0x100000001b3ull;
+        }
+    for (std::size_t j = i * 8; j < bytes; ++j) h[0] = (h[0] ^ c[j]) * 0x100000001b3ull;
+    return h[0] ^ (h[1] << 1) ^ (h[2] << 2) ^ (h[3] << 3);
+}
+
+template <class T> using MaxPoolK = Pool<MaxPool2d, T>;
+template <class T> using AvgPoolK = Pool<AvgPool2d, T>;
+template <class T> using AdaptiveK = Pool<AdaptiveAvgPool2d, T>;
+
+#define AI3_FACTORY(fn, Op, K)                                                                                \
+    template <class T> KernelPtr<Op, T> fn(const typename Op::Params &p, const Device &d) {                    \
+        return std::make_unique<K<T>>(p, d);                                                                  \
+    }                                                                                                         \
+    template KernelPtr<Op, float> fn<float>(const typename Op::Params &, const Device &);                     \
+    template KernelPtr<Op, double> fn<double>(const typename Op::Params &, const Device &);
+
+AI3_FACTORY(make_relu, ReLU, Relu)
+AI3_FACTORY(make_flatten, Flatten, Copy)
+AI3_FACTORY(make_maxpool2d, MaxPool2d, MaxPoolK)
+AI3_FACTORY(make_avgpool2d, AvgPool2d, AvgPoolK)
+AI3_FACTORY(make_adaptiveavgpool2d, AdaptiveAvgPool2d, AdaptiveK)
+AI3_FACTORY(make_pad2d, Pad2d, Pad)
+AI3_FACTORY(make_linear, Linear, LinearK)
+
+} // namespace ai3::syclrt
