@@ -9,8 +9,35 @@
 
 namespace ai3::sk {
 
-// acc[i] = sum_k A[m0+i, k] * bload(k) for the TM rows starting at m0 (rows past
-// M read row M-1 and are dropped by the caller).
+// acc[i] = sum_k Ap[k*TM + i] * bload(k): A packed in row blocks of TM
+// ([blocks][K][TM], see pack_rows), so the TM values a step needs share one cache
+// line and every block is one sequential stream (rows past M are padding the
+// caller drops). The convolution kernels all read their weights packed this way.
+template <typename T, int TM, class BLoad>
+inline void gemm_rows_packed(const T *Ap, int64_t K, BLoad bload, T (&acc)[TM]) {
+    for (int64_t k = 0; k < K; ++k) {
+        const T bv = bload(k);
+#pragma unroll
+        for (int i = 0; i < TM; ++i) acc[i] += Ap[k * TM + i] * bv;
+    }
+}
+
+// dims (batch, ceil(M/TM), K padded): dst[((b*MB + mb)*K + k)*TM + i] =
+// src[b*M*K + min(mb*TM + i, M-1)*K + k], i.e. row-major M x K matrices (the conv
+// weights per group) into the packed row blocks gemm_rows_packed reads.
+template <typename T> inline void pack_rows(sycl::nd_item<3> it, const T *src, T *dst, int64_t M, int64_t K) {
+    constexpr int TM = AI3_SYCL_GEMM_TM;
+    const int64_t b = int64_t(it.get_global_id(0)), mb = int64_t(it.get_global_id(1)), k = int64_t(it.get_global_id(2));
+    if (k >= K) return;
+    const int64_t MB = ceil_div(M, TM);
+    T *d = dst + ((b * MB + mb) * K + k) * TM;
+    const T *s = src + b * M * K + k;
+#pragma unroll
+    for (int i = 0; i < TM; ++i) d[i] = s[imin(mb * TM + i, M - 1) * K];
+}
+
+// acc[i] = sum_k A[m0+i, k] * bload(k) for the TM rows starting at m0 of a strided,
+// unpacked A (rows past M read row M-1 and are dropped by the caller).
 template <typename T, int TM, class BLoad>
 inline void gemm_rows(const T *A, int64_t lda_m, int64_t lda_k, int64_t M, int64_t m0, int64_t K, BLoad bload,
                       T (&acc)[TM]) {
@@ -41,7 +68,11 @@ inline void gemm_impl(sycl::nd_item<3> it, const T *A, const T *B, const T *bias
     B += outer * g.b_outer + inner * g.b_batch + n * ldb_n;
     C += outer * g.c_outer + inner * g.c_batch + n * ldc_n;
     T acc[TM] = {};
-    gemm_rows<T, TM>(A, g.lda_m, g.lda_k, g.M, m0, g.K, [&](int64_t k) { return B[k * g.ldb_k]; }, acc);
+    auto bload = [&](int64_t k) { return B[k * g.ldb_k]; };
+    if constexpr (UNIT) // A packed (pack_rows); a_batch/a_outer count packed elements
+        gemm_rows_packed<T, TM>(A + m0 * g.K, g.K, bload, acc);
+    else
+        gemm_rows<T, TM>(A, g.lda_m, g.lda_k, g.M, m0, g.K, bload, acc);
     const T *bb = g.has_bias ? bias + outer * g.bias_outer + inner * g.bias_batch : nullptr;
 #pragma unroll
     for (int i = 0; i < TM; ++i)
@@ -49,7 +80,8 @@ inline void gemm_impl(sycl::nd_item<3> it, const T *A, const T *B, const T *bias
 }
 
 // Two kernels, chosen by the host (one kernel branching between both bodies is not
-// vectorised by the OpenCL CPU compiler).
+// vectorised by the OpenCL CPU compiler): `gemm` with unit column strides and A packed
+// (the convolutions), `gemm_strided` with any strides and A as it is (linear).
 template <typename T>
 inline void gemm(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *C, GemmParams g) {
     gemm_impl<T, true>(it, A, B, bias, C, g);
@@ -58,5 +90,4 @@ template <typename T>
 inline void gemm_strided(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *C, GemmParams g) {
     gemm_impl<T, false>(it, A, B, bias, C, g);
 }
-inline bool gemm_unit(const GemmParams &g) { return g.ldb_n == 1 && g.ldc_n == 1; }
 } // namespace ai3::sk
