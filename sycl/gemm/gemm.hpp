@@ -59,24 +59,49 @@ inline void gemm_rows(const T *A, int64_t lda_m, int64_t lda_k, int64_t M, int64
 template <typename T, bool UNIT>
 inline void gemm_impl(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *C, const GemmParams &g) {
     constexpr int TM = AI3_SYCL_GEMM_TM;
-    const int64_t b = int64_t(it.get_global_id(0)), m0 = int64_t(it.get_global_id(1)) * TM,
-                  n = int64_t(it.get_global_id(2));
-    if (n >= g.N) return;
-    const int64_t ldb_n = UNIT ? 1 : g.ldb_n, ldc_n = UNIT ? 1 : g.ldc_n;
+    const int64_t b = int64_t(it.get_global_id(0)), m0 = int64_t(it.get_global_id(1)) * TM;
     const int64_t outer = b / g.batch_inner, inner = b % g.batch_inner;
     A += outer * g.a_outer + inner * g.a_batch;
-    B += outer * g.b_outer + inner * g.b_batch + n * ldb_n;
-    C += outer * g.c_outer + inner * g.c_batch + n * ldc_n;
-    T acc[TM] = {};
-    auto bload = [&](int64_t k) { return B[k * g.ldb_k]; };
-    if constexpr (UNIT) // A packed (pack_rows); a_batch/a_outer count packed elements
-        gemm_rows_packed<T, TM>(A + m0 * g.K, g.K, bload, acc);
-    else
-        gemm_rows<T, TM>(A, g.lda_m, g.lda_k, g.M, m0, g.K, bload, acc);
+    B += outer * g.b_outer + inner * g.b_batch;
+    C += outer * g.c_outer + inner * g.c_batch;
     const T *bb = g.has_bias ? bias + outer * g.bias_outer + inner * g.bias_batch : nullptr;
+    if constexpr (UNIT) {
+        // Two columns per work-item, a work-group width apart (so both stay contiguous
+        // across the SIMD lanes): each broadcast weight feeds two vector FMAs. Columns
+        // past N read up to two work-groups beyond B's last row: callers allocate B
+        // with kGemmSlack elements of slack; those columns are never stored.
+        const int64_t wg = int64_t(it.get_local_range(2));
+        const int64_t n0 = int64_t(it.get_group(2)) * 2 * wg + int64_t(it.get_local_id(2)), n1 = n0 + wg;
+        if (n0 >= g.N) return;
+        const T *B0 = B + n0, *B1 = B + n1, *Ap = A + m0 * g.K; // A packed (pack_rows)
+        T acc0[TM] = {}, acc1[TM] = {};
+        for (int64_t k = 0; k < g.K; ++k) {
+            const T b0 = B0[k * g.ldb_k], b1 = B1[k * g.ldb_k];
 #pragma unroll
-    for (int i = 0; i < TM; ++i)
-        if (m0 + i < g.M) C[(m0 + i) * g.ldc_m] = acc[i] + (bb ? bb[m0 + i] : T(0));
+            for (int i = 0; i < TM; ++i) {
+                const T a = Ap[k * TM + i];
+                acc0[i] += a * b0;
+                acc1[i] += a * b1;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < TM; ++i)
+            if (m0 + i < g.M) {
+                const T bi = bb ? bb[m0 + i] : T(0);
+                C[(m0 + i) * g.ldc_m + n0] = acc0[i] + bi;
+                if (n1 < g.N) C[(m0 + i) * g.ldc_m + n1] = acc1[i] + bi;
+            }
+    } else {
+        const int64_t n = int64_t(it.get_global_id(2));
+        if (n >= g.N) return;
+        B += n * g.ldb_n;
+        C += n * g.ldc_n;
+        T acc[TM] = {};
+        gemm_rows<T, TM>(A, g.lda_m, g.lda_k, g.M, m0, g.K, [&](int64_t k) { return B[k * g.ldb_k]; }, acc);
+#pragma unroll
+        for (int i = 0; i < TM; ++i)
+            if (m0 + i < g.M) C[(m0 + i) * g.ldc_m] = acc[i] + (bb ? bb[m0 + i] : T(0));
+    }
 }
 
 // Two kernels, chosen by the host (one kernel branching between both bodies is not

@@ -72,6 +72,11 @@ template <class T> struct Direct final : ConvBase<T> {
     }
 };
 
+// The packed GEMM's launch: two columns per work-item (gemm_impl<T, true>).
+sycl::nd_range<3> gemm_range(int64_t batch, const sk::GemmParams &g) {
+    return range3(batch, sk::ceil_div(g.M, TM), sk::ceil_div(g.N, 2));
+}
+
 // The weights as GEMM A per group (Kg x Cg*R*S) times lowered columns.
 template <class T> sk::GemmParams conv_gemm(const Conv2dParams &p, int64_t width, int64_t cols) {
     const int64_t Kg = p.K / p.groups, KD = (p.C / p.groups) * p.R * p.S;
@@ -99,12 +104,12 @@ template <class T> struct Smm final : ConvBase<T> {
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &) override {
         const auto &p = this->p;
         const int64_t PQ = this->PQ(), RS = this->RS();
-        T *col = col_.get(this->qs, std::size_t(p.N * p.C * RS * PQ));
+        T *col = col_.get(this->qs, std::size_t(p.N * p.C * RS * PQ + sk::kGemmSlack));
         launch_im2col<T>(this->qs, range3(p.N * p.C, RS, PQ), x, col, p, int64_t(0), PQ);
         sk::GemmParams g = conv_gemm<T>(p, PQ, PQ);
         g.b_outer = p.C * RS * PQ; // image n's columns
         g.c_outer = p.K * PQ;
-        launch_gemm<T>(this->qs, range3(p.N * p.groups, sk::ceil_div(g.M, TM), PQ), w, col, b, y, g);
+        launch_gemm<T>(this->qs, gemm_range(p.N * p.groups, g), w, col, b, y, g);
     }
 };
 
@@ -120,14 +125,13 @@ template <class T> struct Gemm final : ConvBase<T> {
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &) override {
         const auto &p = this->p;
         const int64_t PQ = this->PQ(), RS = this->RS();
-        T *col = col_.get(this->qs, std::size_t(p.C * RS * width));
+        T *col = col_.get(this->qs, std::size_t(p.C * RS * width + sk::kGemmSlack));
         for (int64_t n = 0; n < p.N; ++n)
             for (int64_t j0 = 0; j0 < PQ; j0 += width) {
                 const int64_t cols = std::min(width, PQ - j0);
                 launch_im2col<T>(this->qs, range3(p.C, RS, cols), x + n * p.C * p.H * p.W, col, p, j0, width);
                 sk::GemmParams g = conv_gemm<T>(p, width, cols);
-                launch_gemm<T>(this->qs, range3(p.groups, sk::ceil_div(g.M, TM), cols), w, col, b,
-                               y + n * p.K * PQ + j0, g);
+                launch_gemm<T>(this->qs, gemm_range(p.groups, g), w, col, b, y + n * p.K * PQ + j0, g);
             }
     }
 };
@@ -202,7 +206,7 @@ template <class T> struct Winograd final : ConvBase<T> {
             u_fp = fp;
             have_u = true;
         }
-        T *V = v_.get(this->qs, std::size_t(16 * p.C * T_));
+        T *V = v_.get(this->qs, std::size_t(16 * p.C * T_ + sk::kGemmSlack));
         T *M = m_.get(this->qs, std::size_t(16 * p.K * T_));
         launch_winograd_input<T>(this->qs, range3(p.C, 1, T_), x, V, wp);
         sk::GemmParams g;
@@ -219,7 +223,7 @@ template <class T> struct Winograd final : ConvBase<T> {
         g.c_batch = Kg * T_;
         g.batch_inner = 16 * G;
         g.has_bias = false;
-        launch_gemm<T>(this->qs, range3(16 * G, sk::ceil_div(Kg, TM), T_), static_cast<const T *>(U),
+        launch_gemm<T>(this->qs, gemm_range(16 * G, g), static_cast<const T *>(U),
                        static_cast<const T *>(V), static_cast<const T *>(nullptr), M, g);
         launch_winograd_output<T>(this->qs, range3(p.K, 1, T_), static_cast<const T *>(M), b, y, wp);
     }
