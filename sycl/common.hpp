@@ -23,6 +23,10 @@
 
 namespace ai3::sk {
 
+// Elements of slack after a packed GEMM's B operand (see gemm_impl<T, true>): its
+// out-of-range columns may read up to two work-groups (of at most 32) past the end.
+constexpr int64_t kGemmSlack = 128;
+
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

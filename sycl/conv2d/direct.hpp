@@ -2,8 +2,10 @@
 // one output pixel of KB output channels (register blocking: each input value
 // loaded feeds KB multiply-adds); consecutive work-items are consecutive output
 // columns, which the CPU device runs in SIMD lanes. Zero padding is the bounds test.
+// The weights come packed in blocks of KB output channels (gemm/gemm.hpp pack_rows:
+// [group][block][C/groups * R * S][KB]), so a step's KB weights share a cache line.
 #pragma once
-#include "../common.hpp"
+#include "../gemm/gemm.hpp"
 
 namespace ai3::sk {
 
@@ -17,32 +19,30 @@ inline void conv2d_direct_impl(sycl::nd_item<3> it, const T *x, const T *w, cons
     const int64_t R = FAST ? 3 : p.R, S = FAST ? 3 : p.S;
     const int64_t sh = FAST ? 1 : p.stride_h, sw = FAST ? 1 : p.stride_w;
     const int64_t dh = FAST ? 1 : p.dil_h, dw = FAST ? 1 : p.dil_w;
-    const int64_t Kg = p.K / p.groups, Cg = p.C / p.groups, RS = R * S, wstride = Cg * RS;
+    static_assert(KB == AI3_SYCL_GEMM_TM, "direct reads the GEMM's packed weight blocks");
+    const int64_t Kg = p.K / p.groups, Cg = p.C / p.groups, RS = R * S;
     const int64_t kblocks = ceil_div(Kg, KB), per_image = kblocks * p.groups;
     const int64_t i0 = int64_t(it.get_global_id(0)), op = int64_t(it.get_global_id(1)),
                   oq = int64_t(it.get_global_id(2));
     if (oq >= p.Q) return;
-    const int64_t n = i0 / per_image, g = (i0 % per_image) / kblocks;
-    const int64_t k0 = g * Kg + (i0 % kblocks) * KB, kcount = imin(KB, (g + 1) * Kg - k0);
+    const int64_t n = i0 / per_image, block = i0 % per_image, g = block / kblocks;
+    const int64_t k0 = g * Kg + (block % kblocks) * KB, kcount = imin(KB, (g + 1) * Kg - k0);
     const int64_t ih0 = op * sh - p.pad_h, iw0 = oq * sw - p.pad_w;
     const T *xg = x + (n * p.C + g * Cg) * p.H * p.W;
-    // Rows past this group's last channel re-read its last row (kept in bounds, never stored).
-    // Offsets are recomputed inline: a private array of them defeats the vectoriser's
-    // uniformity analysis and turns every weight load into a gather (measured 20x slower).
-    const T *wk = w + k0 * wstride;
-    const int64_t jlast = kcount - 1;
+    const T *wb = w + block * Cg * RS * KB;
     T acc[KB] = {};
     for (int64_t c = 0; c < Cg; ++c) {
         const T *xc = xg + c * p.H * p.W;
-        const T *wc = wk + c * RS;
+        const T *wc = wb + c * RS * KB;
         for (int64_t r = 0; r < R; ++r) {
             const int64_t ih = ih0 + r * dh;
             if (ih < 0 || ih >= p.H) continue;
             for (int64_t s = 0; s < S; ++s) {
                 const int64_t iw = iw0 + s * dw;
                 const T v = (iw >= 0 && iw < p.W) ? xc[ih * p.W + iw] : T(0);
+                const T *wt = wc + (r * S + s) * KB;
 #pragma unroll
-                for (int j = 0; j < KB; ++j) acc[j] += wc[imin(j, jlast) * wstride + r * S + s] * v;
+                for (int j = 0; j < KB; ++j) acc[j] += wt[j] * v;
             }
         }
     }

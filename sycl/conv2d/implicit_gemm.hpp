@@ -17,7 +17,7 @@ inline void conv2d_implicit_gemm(sycl::nd_item<3> it, const T *x, const T *w, co
     const int64_t ih0 = (j / p.Q) * p.stride_h - p.pad_h, iw0 = (j % p.Q) * p.stride_w - p.pad_w;
     const T *xg = x + (n * p.C + g * Cg) * p.H * p.W;
     T acc[TM] = {};
-    gemm_rows<T, TM>(w + g * Kg * Cg * RS, Cg * RS, 1, Kg, m0, Cg * RS,
+    gemm_rows_packed<T, TM>(w + (g * ceil_div(Kg, TM) * TM + m0) * Cg * RS, Cg * RS,
                      [&](int64_t k) {
                          const int64_t c = k / RS, rs = k % RS;
                          const int64_t ih = ih0 + (rs / p.S) * p.dil_h, iw = iw0 + (rs % p.S) * p.dil_w;

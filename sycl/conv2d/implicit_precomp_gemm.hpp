@@ -1,7 +1,7 @@
 // conv2d 'implicit precomp gemm': the implicit GEMM with each reduction row's
 // input offset and tap displacement precomputed once per layer shape (the table
 // the host builds: off[k] = c*H*W + r*dil_h*W + s*dil_w, dh[k] = r*dil_h,
-// dw[k] = s*dil_w), so the inner loop does no division.
+// dw[k] = s*dil_w), so the inner loop does no division. Weights packed as in pack_rows.
 #pragma once
 #include "../gemm/gemm.hpp"
 
@@ -19,7 +19,7 @@ inline void conv2d_implicit_precomp_gemm(sycl::nd_item<3> it, const T *x, const 
     const T *xb = x + (n * p.C + g * Cg) * p.H * p.W + ih0 * p.W + iw0;
     const int64_t *off = table, *dh = table + KD, *dw = table + 2 * KD;
     T acc[TM] = {};
-    gemm_rows<T, TM>(w + g * Kg * KD, KD, 1, Kg, m0, KD,
+    gemm_rows_packed<T, TM>(w + (g * ceil_div(Kg, TM) * TM + m0) * KD, KD,
                      [&](int64_t k) {
                          const int64_t ih = ih0 + dh[k], iw = iw0 + dw[k];
                          return (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? xb[off[k]] : T(0);

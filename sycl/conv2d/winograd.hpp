@@ -1,7 +1,7 @@
 // conv2d 'winograd': Winograd minimal filtering F(2x2, 3x3), for 3x3 filters with
 // stride 1 and dilation 1 (the host refuses anything else). Three transforms around
 // 16 batched GEMMs (gemm/gemm.hpp), one per point e of the 4x4 transformed tile:
-//   U[e][g][k][c] = (G w G^T)[e]           filters, once per weight version
+//   U[e][g][k][c] = (G w G^T)[e]           filters, once per weight version (packed by k blocks)
 //   V[e][g][c][t] = (B^T d B)[e]           input tiles d (4x4, stride 2)
 //   M[e][g][k][t] = sum_c U[e][g][k][c] V[e][g][c][t]
 //   y tile        = A^T M A (2x2) + bias
@@ -30,7 +30,12 @@ inline void winograd_filter(sycl::nd_item<3> it, const T *w, T *U, Conv2dParams 
     for (int i = 0; i < 4; ++i) { // (G f) G^T
         T a = t[i][0], b = t[i][1], d = t[i][2];
         T u[4] = {a, T(0.5) * (a + b + d), T(0.5) * (a - b + d), d};
-        for (int j = 0; j < 4; ++j) U[(((i * 4 + j) * p.groups + g) * Kg + kk) * Cg + c] = u[j];
+        // Packed for the GEMM (pack_rows' layout, batch e*groups + g, M = Kg, K = Cg);
+        // padding rows of the last block are zeroed by the host.
+        constexpr int TM = AI3_SYCL_GEMM_TM;
+        const int64_t MB = ceil_div(Kg, TM);
+        for (int j = 0; j < 4; ++j)
+            U[((((i * 4 + j) * p.groups + g) * MB + kk / TM) * Cg + c) * TM + kk % TM] = u[j];
     }
 }
 

@@ -16,6 +16,9 @@ template <class T> struct ConvBase : Kernel<Conv2d, T> {
     Conv2dParams p;
     QueueState &qs;
     DeviceCopy<T> w_, b_;
+    Scratch<T> packed_;
+    uint64_t packed_generation = 0;
+    bool have_packed = false;
     const char *what;
 
     ConvBase(const Conv2dParams &p, const Device &dev, const char *what) : p(p), qs(queue_of(dev)), what(what) {
@@ -26,6 +29,11 @@ template <class T> struct ConvBase : Kernel<Conv2d, T> {
     int64_t Cg() const { return p.C / p.groups; }
     int64_t RS() const { return p.R * p.S; }
     int64_t PQ() const { return p.P * p.Q; }
+    int64_t MB() const { return sk::ceil_div(Kg(), TM); }
+    // Elements of one group's packed weights (MB blocks of TM rows of Cg*R*S).
+    int64_t packed_group() const { return MB() * TM * Cg() * RS(); }
+    // Winograd transforms the weights itself; every other kernel reads them packed.
+    virtual bool packs_weights() const { return true; }
 
     void run(const typename Conv2d::Args<T> &a) override {
         guarded(what, [&] {
@@ -34,6 +42,17 @@ template <class T> struct ConvBase : Kernel<Conv2d, T> {
             T *y = st.out(a.output, std::size_t(p.N * p.K * PQ()));
             const T *w = w_.get(qs, a.weight, std::size_t(p.K * Cg() * RS()), a.weight_version, a.weight_owned);
             const T *b = p.has_bias ? b_.get(qs, a.bias, std::size_t(p.K), a.weight_version, a.weight_owned) : nullptr;
+            if (packs_weights()) {
+                // Repacked whenever new weights were uploaded (or always, for weights already
+                // in device memory, which ai3 cannot watch).
+                T *pk = packed_.get(qs, std::size_t(p.groups * packed_group()));
+                if (!have_packed || w_.generation() != packed_generation || w == a.weight) {
+                    launch_pack_rows<T>(qs, range3(p.groups, MB(), Cg() * RS()), w, pk, Kg(), Cg() * RS());
+                    packed_generation = w_.generation();
+                    have_packed = true;
+                }
+                w = pk;
+            }
             compute(x, w, b, y, a);
             st.finish();
         });
@@ -53,6 +72,11 @@ template <class T> struct Direct final : ConvBase<T> {
     }
 };
 
+// The packed GEMM's launch: two columns per work-item (gemm_impl<T, true>).
+sycl::nd_range<3> gemm_range(int64_t batch, const sk::GemmParams &g) {
+    return range3(batch, sk::ceil_div(g.M, TM), sk::ceil_div(g.N, 2));
+}
+
 // The weights as GEMM A per group (Kg x Cg*R*S) times lowered columns.
 template <class T> sk::GemmParams conv_gemm(const Conv2dParams &p, int64_t width, int64_t cols) {
     const int64_t Kg = p.K / p.groups, KD = (p.C / p.groups) * p.R * p.S;
@@ -62,7 +86,7 @@ template <class T> sk::GemmParams conv_gemm(const Conv2dParams &p, int64_t width
     g.K = KD;
     g.lda_m = KD;
     g.lda_k = 1;
-    g.a_batch = Kg * KD;
+    g.a_batch = sk::ceil_div(Kg, TM) * TM * KD; // packed weights per group
     g.ldb_k = width;
     g.ldb_n = 1;
     g.b_batch = KD * width;
@@ -80,12 +104,12 @@ template <class T> struct Smm final : ConvBase<T> {
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &) override {
         const auto &p = this->p;
         const int64_t PQ = this->PQ(), RS = this->RS();
-        T *col = col_.get(this->qs, std::size_t(p.N * p.C * RS * PQ));
+        T *col = col_.get(this->qs, std::size_t(p.N * p.C * RS * PQ + sk::kGemmSlack));
         launch_im2col<T>(this->qs, range3(p.N * p.C, RS, PQ), x, col, p, int64_t(0), PQ);
         sk::GemmParams g = conv_gemm<T>(p, PQ, PQ);
         g.b_outer = p.C * RS * PQ; // image n's columns
         g.c_outer = p.K * PQ;
-        launch_gemm<T>(this->qs, range3(p.N * p.groups, sk::ceil_div(g.M, TM), PQ), w, col, b, y, g);
+        launch_gemm<T>(this->qs, gemm_range(p.N * p.groups, g), w, col, b, y, g);
     }
 };
 
@@ -101,14 +125,13 @@ template <class T> struct Gemm final : ConvBase<T> {
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &) override {
         const auto &p = this->p;
         const int64_t PQ = this->PQ(), RS = this->RS();
-        T *col = col_.get(this->qs, std::size_t(p.C * RS * width));
+        T *col = col_.get(this->qs, std::size_t(p.C * RS * width + sk::kGemmSlack));
         for (int64_t n = 0; n < p.N; ++n)
             for (int64_t j0 = 0; j0 < PQ; j0 += width) {
                 const int64_t cols = std::min(width, PQ - j0);
                 launch_im2col<T>(this->qs, range3(p.C, RS, cols), x + n * p.C * p.H * p.W, col, p, j0, width);
                 sk::GemmParams g = conv_gemm<T>(p, width, cols);
-                launch_gemm<T>(this->qs, range3(p.groups, sk::ceil_div(g.M, TM), cols), w, col, b,
-                               y + n * p.K * PQ + j0, g);
+                launch_gemm<T>(this->qs, gemm_range(p.groups, g), w, col, b, y + n * p.K * PQ + j0, g);
             }
     }
 };
@@ -156,6 +179,7 @@ template <class T> struct Winograd final : ConvBase<T> {
     bool have_u = false;
     sk::WinogradParams wp;
 
+    bool packs_weights() const override { return false; }
     Winograd(const Conv2dParams &p, const Device &d) : ConvBase<T>(p, d, "running conv2d 'winograd'") {
         AI3_CHECK(p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1,
                   Unimplemented,
@@ -170,17 +194,19 @@ template <class T> struct Winograd final : ConvBase<T> {
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &a) override {
         const auto &p = this->p;
         const int64_t Kg = this->Kg(), Cg = this->Cg(), G = p.groups, T_ = wp.tiles;
-        T *U = u_.get(this->qs, std::size_t(16 * p.K * Cg));
+        const std::size_t u_size = std::size_t(16 * G * this->MB() * TM * Cg);
+        T *U = u_.get(this->qs, u_size);
         // The transformed filters follow the weights: same device copy, same version/contents.
         const uint64_t fp = a.weight_owned ? 0 : fingerprint(a.weight, std::size_t(p.K * Cg * 9) * sizeof(T));
         if (!have_u || a.weight != u_weight || a.weight_version != u_version || fp != u_fp) {
+            if (!have_u) this->qs.q.memset(U, 0, u_size * sizeof(T)); // the packed blocks' padding rows
             launch_winograd_filter<T>(this->qs, range3(1, p.K, Cg), w, U, p);
             u_weight = a.weight;
             u_version = a.weight_version;
             u_fp = fp;
             have_u = true;
         }
-        T *V = v_.get(this->qs, std::size_t(16 * p.C * T_));
+        T *V = v_.get(this->qs, std::size_t(16 * p.C * T_ + sk::kGemmSlack));
         T *M = m_.get(this->qs, std::size_t(16 * p.K * T_));
         launch_winograd_input<T>(this->qs, range3(p.C, 1, T_), x, V, wp);
         sk::GemmParams g;
@@ -189,7 +215,7 @@ template <class T> struct Winograd final : ConvBase<T> {
         g.K = Cg;
         g.lda_m = Cg;
         g.lda_k = 1;
-        g.a_batch = Kg * Cg;
+        g.a_batch = this->MB() * TM * Cg; // U packed per (e, g)
         g.ldb_k = T_;
         g.ldb_n = 1;
         g.b_batch = Cg * T_;
@@ -197,7 +223,7 @@ template <class T> struct Winograd final : ConvBase<T> {
         g.c_batch = Kg * T_;
         g.batch_inner = 16 * G;
         g.has_bias = false;
-        launch_gemm<T>(this->qs, range3(16 * G, sk::ceil_div(Kg, TM), T_), static_cast<const T *>(U),
+        launch_gemm<T>(this->qs, gemm_range(16 * G, g), static_cast<const T *>(U),
                        static_cast<const T *>(V), static_cast<const T *>(nullptr), M, g);
         launch_winograd_output<T>(this->qs, range3(p.K, 1, T_), static_cast<const T *>(M), b, y, wp);
     }

@@ -25,10 +25,10 @@ namespace ai3::syclrt {
     inline void launch_##name(QueueState &qs, const sycl::nd_range<dims> &range, AI3_UNPAREN params) {     \
         static const char kernel_name[] = "ai3k_" #name;                                                   \
         note_launch();                                                                                     \
-        sycl::kernel k = rtc_kernel(qs, Bundle::bundle, dtype_of<T>::value, kernel_name);                  \
+        sycl::kernel ai3_kernel_ = rtc_kernel(qs, Bundle::bundle, dtype_of<T>::value, kernel_name);                  \
         qs.q.submit([&](sycl::handler &h) {                                                                \
             h.set_args(AI3_UNPAREN args);                                                                  \
-            h.parallel_for(range, k);                                                                      \
+            h.parallel_for(range, ai3_kernel_);                                                                    \
         });                                                                                                \
     }
 #endif
@@ -79,6 +79,7 @@ template <class T> class DeviceCopy {
             n_ = n;
         }
         guarded("uploading parameters", [&] { qs.q.memcpy(dev_, host, n * sizeof(T)).wait_and_throw(); });
+        ++generation_;
         host_ = host;
         version_ = version;
         fp_ = fp;
@@ -88,10 +89,13 @@ template <class T> class DeviceCopy {
         if (dev_ && qs_) qs_->free(dev_);
         dev_ = nullptr;
     }
+    // Changes whenever get() uploaded new contents (derived data must be recomputed).
+    uint64_t generation() const { return generation_; }
 
   private:
     QueueState *qs_ = nullptr;
     T *dev_ = nullptr;
+    uint64_t generation_ = 0;
     const T *host_ = nullptr;
     std::size_t n_ = 0;
     uint64_t version_ = 0, fp_ = 0;

@@ -109,11 +109,8 @@ template <class T> struct LinearK final : SyclKernel<Linear, T> {
             g.ldc_m = 1;
             g.ldc_n = p.N;
             g.has_bias = p.has_bias;
-            auto r = range3(1, sk::ceil_div(g.M, AI3_SYCL_GEMM_TM), g.N);
-            if (sk::gemm_unit(g))
-                launch_gemm<T>(this->qs, r, w, x, b, y, g);
-            else
-                launch_gemm_strided<T>(this->qs, r, w, x, b, y, g);
+            // The weights as they are (unpacked): the strided kernel.
+            launch_gemm_strided<T>(this->qs, range3(1, sk::ceil_div(g.M, AI3_SYCL_GEMM_TM), g.N), w, x, b, y, g);
             st.finish();
         });
     }
