@@ -301,3 +301,33 @@ def test_layer_out_shape_matches_torch():
     assert L.AdaptiveAvgPool2D((4, None)).out_shape(x.shape) == (2, 3, 4, 10)
     assert L.Flatten(1, 2).out_shape(x.shape) == (2, 27, 10)
     assert L.Linear(torch.zeros(4, 10)).out_shape((5, 2, 10)) == (5, 2, 4)
+
+
+def test_graph_fuses_conv_and_relu_only_where_it_is_safe():
+    # swap_backend's graph: BN folds into the conv, then the ReLU that is the conv's only
+    # reader runs in its epilogue. A conv output read twice (by a ReLU and the residual add)
+    # keeps its own ReLU, or the add would see clipped values.
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.bn = nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6)
+            self.c2 = nn.Conv2d(6, 6, 3, padding=1)
+
+        def forward(self, x):
+            y = torch.relu(self.bn(self.c1(x)))
+            z = self.c2(y)
+            return torch.relu(z) + z
+
+    net = Net().eval()
+    with torch.no_grad():
+        net.bn.running_mean.uniform_(-1, 1)
+        net.c2.bias.fill_(-0.2)
+    x = randn(2, 3, 9, 7)
+    expected = net(x).detach()
+    model = ai3.swap_backend(net)
+    with forbid_torch_ops(MODEL_ATEN):
+        out = model(x)
+    assert_layer_close(out, expected)
+    ops = [(layer.op, layer.resolved_algorithm) for layer in model.layers]
+    assert ops[:2] == [("conv2d", ops[0][1]), ("relu", "fused")], ops
+    assert ("relu", "direct") in ops[2:], ops  # z has two readers: its ReLU ran on its own

@@ -254,6 +254,7 @@ class Graph {
     Plan plan(const Shape &in, DType dtype) const;
 
   private:
+    void plan_fusion(const Device &dev);
     std::vector<std::shared_ptr<Layer>> layers_;
     std::vector<std::vector<int>> inputs_;
     int output_;
@@ -265,6 +266,9 @@ class Graph {
     DType planned_dtype_ = DType::f32;
     Device planned_dev_;
     Plan plan_;
+    // fused_[i]: node i is a conv whose only reader, a ReLU left to ai3 ("default")
+    // writing in place, is applied by the conv's epilogue (CPU fallback only).
+    std::vector<char> fused_;
     std::vector<DeviceBuffer> buffers_;
     DeviceBuffer in_buf_;
 };

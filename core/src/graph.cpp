@@ -640,6 +640,26 @@ Graph::Plan Graph::plan(const Shape &in, DType dtype) const {
     return pl;
 }
 
+void Graph::plan_fusion(const Device &dev) {
+    const int n = int(layers_.size());
+    fused_.assign(std::size_t(n), 0);
+    if (dev.backend != Backend::cpu) return; // other backends' conv kernels have no ReLU epilogue
+    std::vector<int> readers(std::size_t(n) + 1, 0), reader(std::size_t(n) + 1, -1);
+    for (int i = 0; i < n; ++i)
+        for (int u : inputs_[i]) {
+            ++readers[std::size_t(u)];
+            reader[std::size_t(u)] = i;
+        }
+    for (int i = 0; i < n; ++i) {
+        const int v = i + 1, j = reader[std::size_t(v)];
+        if (!dynamic_cast<Conv2dLayer *>(layers_[i].get()) || v == output_ || readers[std::size_t(v)] != 1) continue;
+        if (!dynamic_cast<ReLULayer *>(layers_[j].get()) || layers_[j]->algorithm() != "default") continue;
+        if (plan_.slot[std::size_t(v)] < 0 || plan_.slot[std::size_t(j) + 1] != plan_.slot[std::size_t(v)]) continue;
+        fused_[std::size_t(i)] = 1;
+        fused_[std::size_t(j)] = 2;
+    }
+}
+
 Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const Device &dev) {
     std::lock_guard<std::mutex> lk(mu_);
     if (dtype_)
@@ -659,6 +679,7 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
         planned_dtype_ = dtype;
         planned_dev_ = dev;
         planned_ = true;
+        plan_fusion(dev);
     }
     const void *input = in;
     if (ops && in_buf_.bytes()) {
@@ -682,8 +703,15 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
             ptrs.push_back(data(u));
             shapes.push_back(plan_.shapes[u]);
         }
+        if (fused_[i] == 2) { // a ReLU its conv already applied, in place
+            l.mark_fused();
+            continue;
+        }
         try {
-            l.forward_n(ptrs, shapes, data(v), dtype, dev);
+            if (fused_[i] == 1)
+                static_cast<Conv2dLayer &>(l).forward_relu(ptrs[0], shapes[0], data(v), dtype, dev);
+            else
+                l.forward_n(ptrs, shapes, data(v), dtype, dev);
         } catch (const ValueError &e) {
             throw ValueError(str("layer ", i, " (", l.op(), "): ", e.what()));
         }
