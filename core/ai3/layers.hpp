@@ -52,8 +52,12 @@ class Layer {
         std::string tag;
         Shape shape;
         int dtype, backend, index;
+        // A device backend's kernels are bound to the handle's queue/stream (its
+        // library handles and scratch), so a kernel is built per handle.
+        void *handle;
         bool operator<(const CacheKey &o) const {
-            return std::tie(tag, shape, dtype, backend, index) < std::tie(o.tag, o.shape, o.dtype, o.backend, o.index);
+            return std::tie(tag, shape, dtype, backend, index, handle) <
+                   std::tie(o.tag, o.shape, o.dtype, o.backend, o.index, o.handle);
         }
     };
     struct CacheEntry {
@@ -65,7 +69,7 @@ class Layer {
     template <class Op, class T, class Resolve>
     Kernel<Op, T> &cached_kernel(const std::string &tag, const Shape &shape, const typename Op::Params &p,
                                  const Device &dev, Resolve &&resolve) {
-        CacheKey key{tag, shape, int(dtype_of<T>::value), int(dev.backend), dev.index};
+        CacheKey key{tag, shape, int(dtype_of<T>::value), int(dev.backend), dev.index, dev.handle};
         std::lock_guard<std::mutex> lk(mu_);
         auto it = cache_.find(key);
         if (it == cache_.end()) {
@@ -128,6 +132,11 @@ class Conv2dLayer final : public Layer {
     bool has_bias_;
     Conv2dConfig cfg_;
     std::optional<Tensor> weight_, bias_;
+    // The padded input for non-zero padding modes on a backend with device memory
+    // (host scratch serves the CPU); held under pad_mu_ for the whole run.
+    std::mutex pad_mu_;
+    DeviceBuffer pad_buf_;
+    Device pad_dev_;
 };
 
 // ---- linear ---------------------------------------------------------------------

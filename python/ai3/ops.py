@@ -123,23 +123,12 @@ def _check_conv_args(input, weight, bias, stride, padding, dilation, padding_mod
             f"length 4, got stride={stride}, padding={padding}, dilation={dilation}"
         )
     for t, what in ((input, "input"), (weight, "weight"), (bias, "bias")):
-        if t is not None and t.device.type != "cpu":
-            raise DeviceError(f"ai3::conv2d on the CPU got a {what} on {t.device}")
+        if t is not None and t.device != input.device:
+            raise DeviceError(f"ai3::conv2d got the input on {input.device} but the {what} on {t.device}")
 
 
-@torch.library.custom_op("ai3::conv2d", mutates_args=(), device_types="cpu")
-def conv2d(
-    input: torch.Tensor,
-    weight: torch.Tensor,
-    bias: Optional[torch.Tensor],
-    stride: List[int],
-    padding: List[int],
-    dilation: List[int],
-    groups: int,
-    padding_mode: str,
-    algorithm: str,
-) -> torch.Tensor:
-    """4-D convolution by an ai3 algorithm. ``padding`` is (top, bottom, left, right)."""
+def _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device) -> torch.Tensor:
+    """Runs the C++ layer on the tensors' memory (host or CUDA) for an ai3 device (its ``core`` form)."""
     _check_conv_args(input, weight, bias, stride, padding, dilation, padding_mode, algorithm)
     dt = dtype_name(input.dtype, "input dtype")
     if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
@@ -153,22 +142,62 @@ def conv2d(
     x = input.contiguous()
     w = weight.contiguous()
     b = None if bias is None else bias.contiguous()
-    out = torch.empty(out_shape, dtype=input.dtype)
+    out = torch.empty(out_shape, dtype=input.dtype, device=input.device)
     layer.forward_with(x.data_ptr(), list(x.shape), w.data_ptr(), 0 if b is None else b.data_ptr(),
-                       out.data_ptr(), dt, "cpu", weight_version(weight))
+                       out.data_ptr(), dt, device, weight_version(weight))
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _ai3_device(name: str):
+    from .devices import resolve_device
+
+    return resolve_device(name)
+
+
+@torch.library.custom_op("ai3::conv2d", mutates_args=(), device_types="cpu")
+def conv2d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor],
+    stride: List[int],
+    padding: List[int],
+    dilation: List[int],
+    groups: int,
+    padding_mode: str,
+    algorithm: str,
+    device: str = "cpu",
+) -> torch.Tensor:
+    """4-D convolution by an ai3 algorithm. ``padding`` is (top, bottom, left, right).
+
+    ``device`` is where ai3 runs CPU tensors: ``"cpu"``, or an ai3 device name such as
+    ``"cuda:0"`` (the kernels stage host memory in and out). CUDA tensors always run on
+    their own GPU, on torch's current stream, with no host copies.
+    """
+    dev = "cpu" if device == "cpu" else _ai3_device(device).core
+    return _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, dev)
+
+
+@conv2d.register_kernel("cuda")
+def _conv2d_cuda(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device="cpu"):
+    from .devices import cuda_handle
+
+    index = input.device.index if input.device.index is not None else torch.cuda.current_device()
+    dev = ("cuda", index, cuda_handle(index))
+    return _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, dev)
+
+
 @conv2d.register_fake
-def _conv2d_fake(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm):
+def _conv2d_fake(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device="cpu"):
     return input.new_empty(conv2d_out_shape(input.shape, weight.shape, stride, padding, dilation))
 
 
 def _setup_context(ctx, inputs, output):
-    input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm = inputs
+    input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device = inputs
     ctx.save_for_backward(input, weight)
     ctx.has_bias = bias is not None
     ctx.conf = (list(stride), list(padding), list(dilation), groups, padding_mode, algorithm)
+    ctx.ai3_device = device
 
 
 # What the backward's two convolutions run, per forward algorithm. Both are ordinary
@@ -178,7 +207,7 @@ _BACKWARD_WEIGHT_ALGORITHM = {"winograd": "implicit precomp gemm"}
 
 
 def _grad_input(grad: torch.Tensor, weight: torch.Tensor, padded_hw: Sequence[int], stride: Sequence[int],
-                dilation: Sequence[int], groups: int, algorithm: str) -> torch.Tensor:
+                dilation: Sequence[int], groups: int, algorithm: str, device: str = "cpu") -> torch.Tensor:
     """d(loss)/d(padded input): the transposed convolution, run as a convolution of the
     stride-dilated gradient with the flipped, per-group transposed filters."""
     n, k, p, q = grad.shape
@@ -196,11 +225,12 @@ def _grad_input(grad: torch.Tensor, weight: torch.Tensor, padded_hw: Sequence[in
     extra_h = padded_hw[0] - (grad.shape[2] + ph)
     extra_w = padded_hw[1] - (grad.shape[3] + pw)
     return conv2d(grad, w_t.contiguous(), None, [1, 1], [ph, ph + extra_h, pw, pw + extra_w], [dh, dw], groups,
-                  "zeros", algorithm)
+                  "zeros", algorithm, device)
 
 
 def _grad_weight_bias(grad: torch.Tensor, x: torch.Tensor, weight_shape: Sequence[int], stride: Sequence[int],
-                      dilation: Sequence[int], groups: int, algorithm: str, need_w: bool, need_b: bool):
+                      dilation: Sequence[int], groups: int, algorithm: str, need_w: bool, need_b: bool,
+                      device: str = "cpu"):
     """d(loss)/d(weight) and d(loss)/d(bias) in one ai3 convolution.
 
     The weight gradient is the correlation of the (padded) input with the output
@@ -219,7 +249,7 @@ def _grad_weight_bias(grad: torch.Tensor, x: torch.Tensor, weight_shape: Sequenc
     xs = torch.cat(rows) if len(rows) > 1 else rows[0]
     gs = grad.reshape(n, groups, kg, p, q).permute(1, 2, 0, 3, 4).reshape(groups * kg, n, p, q)
     out = conv2d(xs.contiguous(), gs.contiguous(), None, list(dilation), [0, 0, 0, 0], list(stride), groups,
-                 "zeros", _BACKWARD_WEIGHT_ALGORITHM.get(algorithm, algorithm))
+                 "zeros", _BACKWARD_WEIGHT_ALGORITHM.get(algorithm, algorithm), device)
     g_w = out[:cg, :, : weight_shape[2], : weight_shape[3]].transpose(0, 1).contiguous() if need_w else None
     g_b = out[-1, :, 0, 0].contiguous() if need_b else None
     return g_w, g_b
@@ -236,14 +266,15 @@ def _conv2d_backward(ctx, grad):
     x = F.pad(input, pads, mode=mode) if any(pads) else input
     g_in = g_w = g_b = None
     if need_in:
-        g_in = _grad_input(grad, weight, x.shape[2:], stride, dilation, groups, algorithm)
+        g_in = _grad_input(grad, weight, x.shape[2:], stride, dilation, groups, algorithm, ctx.ai3_device)
         if any(pads):  # back through the padding: a slice for zeros, a scatter-add for the other modes
             with torch.enable_grad():
                 xi = input.detach().requires_grad_(True)
                 (g_in,) = torch.autograd.grad(F.pad(xi, pads, mode=mode), xi, g_in)
     if need_w or need_b:
-        g_w, g_b = _grad_weight_bias(grad, x, weight.shape, stride, dilation, groups, algorithm, need_w, need_b)
-    return g_in, g_w, g_b, None, None, None, None, None, None
+        g_w, g_b = _grad_weight_bias(grad, x, weight.shape, stride, dilation, groups, algorithm, need_w, need_b,
+                                     ctx.ai3_device)
+    return g_in, g_w, g_b, None, None, None, None, None, None, None
 
 
 conv2d.register_autograd(_conv2d_backward, setup_context=_setup_context)
