@@ -163,6 +163,15 @@ inline unsigned blocks_for(int64_t n) {
     return unsigned(b);
 }
 
+// 64-bit min/max for device and host code (no reliance on CUDA's overload set).
+#if defined(__CUDACC__)
+#define AI3_HD __host__ __device__
+#else
+#define AI3_HD
+#endif
+AI3_HD inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+AI3_HD inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+
 // y[i] += b[(i / inner) % channels] for i < total (bias over NCHW or rows of a matrix).
 template <class T> void add_bias(T *y, const T *b, int64_t total, int64_t inner, int64_t channels, cudaStream_t s);
 

@@ -392,3 +392,14 @@ def test_large_batch_runs_in_cudnn_chunks(exact_torch):
     x = torch.randn(2**15 + 16, 1, 256, 256, device="cuda")  # > 2^31 elements
     with torch.no_grad():
         assert torch.equal(m(x), ref(x))
+
+
+def test_benchmark_script_parses_and_explains_a_missing_gpu():
+    script = REPO / "benchmarks" / "cuda_conv.py"
+    r = subprocess.run([sys.executable, str(script), "--algorithms", "nope"], capture_output=True, text=True,
+                       timeout=120, cwd="/")
+    assert r.returncode == 2 and "unknown conv2d algorithm 'nope'" in r.stderr and "Traceback" not in r.stderr
+    if not HAVE_GPU:
+        r = subprocess.run([sys.executable, str(script), "--models", "vgg16", "--batches", "1"], capture_output=True,
+                           text=True, timeout=120, cwd="/")
+        assert r.returncode == 1 and "needs a CUDA GPU" in r.stderr and "Traceback" not in r.stderr

@@ -12,13 +12,13 @@ template <class T> __global__ void avgpool2d_kernel(Pool2dParams p, const T *__r
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
         const int64_t ow = i % p.Q, oh = (i / p.Q) % p.P, plane = i / (p.Q * p.P);
         const T *x = in + plane * p.H * p.W;
-        int64_t h0 = oh * p.stride_h - p.pad_h, h1 = min(h0 + p.kh, p.H + p.pad_h);
-        int64_t w0 = ow * p.stride_w - p.pad_w, w1 = min(w0 + p.kw, p.W + p.pad_w);
+        int64_t h0 = oh * p.stride_h - p.pad_h, h1 = imin(h0 + p.kh, p.H + p.pad_h);
+        int64_t w0 = ow * p.stride_w - p.pad_w, w1 = imin(w0 + p.kw, p.W + p.pad_w);
         const int64_t pool_size = (h1 - h0) * (w1 - w0);
-        h0 = max(h0, int64_t(0));
-        w0 = max(w0, int64_t(0));
-        h1 = min(h1, p.H);
-        w1 = min(w1, p.W);
+        h0 = imax(h0, 0);
+        w0 = imax(w0, 0);
+        h1 = imin(h1, p.H);
+        w1 = imin(w1, p.W);
         if (h0 >= h1 || w0 >= w1) {
             out[i] = T(0);
             continue;

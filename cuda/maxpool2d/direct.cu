@@ -12,10 +12,10 @@ template <class T> __global__ void maxpool2d_kernel(Pool2dParams p, const T *__r
         const int64_t ow = i % p.Q, oh = (i / p.Q) % p.P, plane = i / (p.Q * p.P);
         const T *x = in + plane * p.H * p.W;
         int64_t h0 = oh * p.stride_h - p.pad_h;
-        const int64_t h1 = min(h0 + (p.kh - 1) * p.dil_h + 1, p.H);
+        const int64_t h1 = imin(h0 + (p.kh - 1) * p.dil_h + 1, p.H);
         if (h0 < 0) h0 += (-h0 + p.dil_h - 1) / p.dil_h * p.dil_h; // first tap inside
         int64_t w0 = ow * p.stride_w - p.pad_w;
-        const int64_t w1 = min(w0 + (p.kw - 1) * p.dil_w + 1, p.W);
+        const int64_t w1 = imin(w0 + (p.kw - 1) * p.dil_w + 1, p.W);
         if (w0 < 0) w0 += (-w0 + p.dil_w - 1) / p.dil_w * p.dil_w;
         T m = -INFINITY;
         for (int64_t h = h0; h < h1; h += p.dil_h)
