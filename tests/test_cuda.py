@@ -48,6 +48,9 @@ no_gpu = pytest.mark.skipif(HAVE_GPU or not BUILT, reason="checks the behaviour 
 #: what the CUDA backend registers for conv2d: cuDNN's algorithms and meta-names, ai3's direct and smm.
 CUDA_CONV = ("direct", "smm", "winograd", "gemm", "implicit gemm", "implicit precomp gemm", "guess", "default")
 CUDNN_FIXED = ("gemm", "implicit gemm", "implicit precomp gemm", "winograd")
+#: what a CUDA 'guess'/'default' layer reports it ran: one of cuDNN's forward algorithms.
+CUDNN_RUNS = ("gemm", "implicit gemm", "implicit precomp gemm", "winograd", "winograd (nonfused)", "cuDNN direct",
+              "cuDNN fft", "cuDNN fft tiling")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -356,6 +359,11 @@ def test_swap_backend_on_cuda_matches_torch(algo, exact_torch):
         out_dev = model(x.cuda())
     assert_network_close(out_host, expected)
     assert_network_close(out_dev.cpu(), expected)
+    conv = model.layers[0]
+    if algo in ("guess", "default"):  # the cuDNN algorithm cuDNN's heuristic / Find picked
+        assert conv.resolved_algorithm in CUDNN_RUNS, conv.resolved_algorithm
+    else:
+        assert conv.resolved_algorithm == algo
     # following a CUDA model's parameters
     model2 = ai3.swap_backend(copy.deepcopy(net).cuda(), {"conv2d": algo})
     assert model2.device.backend == "cuda"
@@ -403,3 +411,20 @@ def test_benchmark_script_parses_and_explains_a_missing_gpu():
         r = subprocess.run([sys.executable, str(script), "--models", "vgg16", "--batches", "1"], capture_output=True,
                            text=True, timeout=120, cwd="/")
         assert r.returncode == 1 and "needs a CUDA GPU" in r.stderr and "Traceback" not in r.stderr
+
+
+@needs_gpu
+@pytest.mark.parametrize("algo", CUDA_CONV)
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_opcheck_on_cuda(algo, requires_grad, exact_torch):
+    g = torch.Generator().manual_seed(1)
+    x, w, b = torch.randn(2, 4, 7, 8, generator=g), torch.randn(6, 2, 3, 3, generator=g), torch.randn(6, generator=g)
+    args = [t.double().cuda().requires_grad_(requires_grad) for t in (x, w, b)]
+    try:
+        torch.library.opcheck(torch.ops.ai3.conv2d.default,
+                              (*args, [1, 1], [1, 1, 1, 1], [1, 1], 2, "zeros", algo, "cpu"))
+    except ai3.UnsupportedError:
+        assert algo == "winograd"  # cuDNN's Winograd has no float64 kernels
+    args = [t.float().cuda().requires_grad_(requires_grad) for t in (x, w, b)]
+    torch.library.opcheck(torch.ops.ai3.conv2d.default,
+                          (*args, [1, 1], [0, 1, 2, 0], [1, 1], 2, "reflect", algo, "cpu"))

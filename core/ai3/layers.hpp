@@ -76,7 +76,8 @@ class Layer {
             std::string algo = resolve();
             auto factory = registry().get<Op, T>(algo, dev.backend);
             std::shared_ptr<Kernel<Op, T>> k(factory(p, dev));
-            it = cache_.emplace(key, CacheEntry{std::static_pointer_cast<void>(k), algo}).first;
+            std::string ran = k->runs();
+            it = cache_.emplace(key, CacheEntry{std::static_pointer_cast<void>(k), ran.empty() ? algo : ran}).first;
         }
         if (tag == op()) resolved_ = it->second.algorithm;
         return *static_cast<Kernel<Op, T> *>(it->second.kernel.get());

@@ -70,7 +70,7 @@ std::map<std::vector<int64_t>, cudnnConvolutionFwdAlgo_t> &found() {
 template <class T> class CudnnConv final : public Kernel<Conv2d, T> {
   public:
     CudnnConv(const Conv2dParams &p, const Device &dev, Mode mode, cudnnConvolutionFwdAlgo_t algo)
-        : p_(p), ctx_(context_of(dev)) {
+        : p_(p), ctx_(context_of(dev)), mode_(mode) {
         AI3_CHECK(p.groups >= 1 && p.C % p.groups == 0 && p.K % p.groups == 0, ValueError,
                   "conv2d: channels must be divisible by groups");
         // Trailing padding implied by the output size; cuDNN pads both sides alike.
@@ -115,6 +115,9 @@ template <class T> class CudnnConv final : public Kernel<Conv2d, T> {
     ~CudnnConv() override {
         if (bias_) cudnnDestroyTensorDescriptor(bias_);
     }
+
+    // 'guess' and 'default' report the cuDNN algorithm they picked for this shape.
+    std::string runs() const override { return mode_ == Mode::fixed ? std::string() : algo_name(algo_); }
 
     void run(const Conv2d::Args<T> &a) override {
         const Conv2dParams &p = p_;
@@ -281,6 +284,7 @@ template <class T> class CudnnConv final : public Kernel<Conv2d, T> {
 
     Conv2dParams p_;
     Context &ctx_;
+    Mode mode_;
     bool prepad_ = false;
     Pad2dParams pad_;
     int64_t hin_ = 0, win_ = 0, chunk_ = 1;
