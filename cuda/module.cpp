@@ -54,7 +54,9 @@ PYBIND11_MODULE(_cuda, m) {
             if (p) std::rethrow_exception(p);
         } catch (const ai3::Error &e) {
             py::module_ errors = py::module_::import("ai3.errors");
-            py::object cls = errors.attr(dynamic_cast<const ai3::ValueError *>(&e)      ? "DeviceError"
+            // The same classes as ai3._core's translator.
+            py::object cls = errors.attr(dynamic_cast<const ai3::ValueError *>(&e)      ? "InvalidInputError"
+                                         : dynamic_cast<const ai3::TypeError *>(&e)     ? "DTypeError"
                                          : dynamic_cast<const ai3::Unimplemented *>(&e) ? "UnsupportedError"
                                                                                         : "BackendError");
             PyErr_SetString(cls.ptr(), e.what());
@@ -79,6 +81,17 @@ PYBIND11_MODULE(_cuda, m) {
         },
         py::arg("index"), py::arg("stream") = 0,
         "The device handle for (GPU index, cudaStream_t as an int; 0 = the legacy default stream).");
+    m.def(
+        "_raise_status",
+        [](const std::string &library, int code) {
+            // The error path of every CUDA/cuDNN/cuBLAS call, reachable without a GPU
+            // (the libraries name their statuses without one): tests check the message
+            // and exception class a failing call produces.
+            if (library == "cuda") AI3_CUDA_CHECK(static_cast<cudaError_t>(code));
+            if (library == "cudnn") AI3_CUDNN_CHECK(static_cast<cudnnStatus_t>(code));
+            if (library == "cublas") AI3_CUBLAS_CHECK(static_cast<cublasStatus_t>(code));
+        },
+        py::arg("library"), py::arg("code"));
     m.def("versions", [] {
         py::dict d;
         d["cudnn_built"] = AI3_CUDNN_BUILT_VERSION;

@@ -428,3 +428,23 @@ def test_opcheck_on_cuda(algo, requires_grad, exact_torch):
     args = [t.float().cuda().requires_grad_(requires_grad) for t in (x, w, b)]
     torch.library.opcheck(torch.ops.ai3.conv2d.default,
                           (*args, [1, 1], [0, 1, 2, 0], [1, 1], 2, "reflect", algo, "cpu"))
+
+
+@needs_build
+@pytest.mark.parametrize("library, code, cls, text", [
+    ("cuda", 2, ai3.BackendError, "cudaErrorMemoryAllocation: out of memory"),
+    ("cuda", 100, ai3.InvalidInputError, "cudaErrorNoDevice"),
+    ("cudnn", 2000, ai3.InvalidInputError, "CUDNN_STATUS_BAD_PARAM"),
+    ("cudnn", 3000, ai3.UnsupportedError, "CUDNN_STATUS_NOT_SUPPORTED"),
+    ("cudnn", 4000, ai3.BackendError, "CUDNN_STATUS_INTERNAL_ERROR"),
+    ("cublas", 3, ai3.BackendError, "CUBLAS_STATUS_ALLOC_FAILED"),
+    ("cublas", 15, ai3.UnsupportedError, "CUBLAS_STATUS_NOT_SUPPORTED"),
+])
+def test_library_errors_carry_the_library_message(library, code, cls, text):
+    """A failing CUDA/cuDNN/cuBLAS call raises a Python exception with the library's own status text."""
+    import ai3._cuda as cuda_mod
+
+    with pytest.raises(cls, match=text) as e:
+        cuda_mod._raise_status(library, code)
+    assert "(in " in str(e.value)  # names the failing call
+    cuda_mod._raise_status(library, 0)  # success raises nothing

@@ -15,3 +15,5 @@ def context(index: int, stream: int = 0) -> int:
     """The device handle (an ai3 context pointer) for (GPU index, cudaStream_t as an int)."""
 def versions() -> Dict[str, str]:
     """cuDNN (built/loaded), cuBLAS, CUDA runtime (built/loaded) and driver versions."""
+def _raise_status(library: str, code: int) -> None:
+    """Raise what a failing call of ``library`` ("cuda", "cudnn", "cublas") with status ``code`` raises."""
