@@ -14,7 +14,8 @@ template <class T> KernelPtr<Conv2d, T> make_conv2d_cudnn_implicit_precomp_gemm(
 template <class T> KernelPtr<Conv2d, T> make_conv2d_cudnn_winograd(const Conv2dParams &, const Device &);
 template <class T> KernelPtr<Conv2d, T> make_conv2d_cudnn_guess(const Conv2dParams &, const Device &);
 template <class T> KernelPtr<Conv2d, T> make_conv2d_cudnn_default(const Conv2dParams &, const Device &);
-// ai3's own kernels.
+// ai3's own kernels. winograd: cuDNN's Winograd where it has one, else ai3's F(2x2, 3x3).
+template <class T> KernelPtr<Conv2d, T> make_conv2d_winograd(const Conv2dParams &, const Device &);
 template <class T> KernelPtr<Conv2d, T> make_conv2d_direct(const Conv2dParams &, const Device &);
 template <class T> KernelPtr<Conv2d, T> make_conv2d_smm(const Conv2dParams &, const Device &);
 

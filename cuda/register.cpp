@@ -48,8 +48,8 @@ void register_cuda(Registry &r) {
     r.add<Conv2d, double>("implicit gemm", B, &make_conv2d_cudnn_implicit_gemm<double>);
     r.add<Conv2d, float>("implicit precomp gemm", B, &make_conv2d_cudnn_implicit_precomp_gemm<float>);
     r.add<Conv2d, double>("implicit precomp gemm", B, &make_conv2d_cudnn_implicit_precomp_gemm<double>);
-    r.add<Conv2d, float>("winograd", B, &make_conv2d_cudnn_winograd<float>);
-    r.add<Conv2d, double>("winograd", B, &make_conv2d_cudnn_winograd<double>);
+    r.add<Conv2d, float>("winograd", B, &make_conv2d_winograd<float>);
+    r.add<Conv2d, double>("winograd", B, &make_conv2d_winograd<double>);
     r.add<Conv2d, float>("guess", B, &make_conv2d_cudnn_guess<float>);
     r.add<Conv2d, double>("guess", B, &make_conv2d_cudnn_guess<double>);
     r.add<Conv2d, float>("default", B, &make_conv2d_cudnn_default<float>);

@@ -227,24 +227,19 @@ def _winograd_applies(cfg) -> bool:
 
 
 def _may_refuse(algo: str, cfg, dtype) -> bool:
-    """Where cuDNN's winograd may refuse: outside 3x3/stride 1/dilation 1 (DESIGN.md), and for
-    float64, which cuDNN's Winograd kernels do not implement."""
-    return algo == "winograd" and (not _winograd_applies(cfg) or dtype == torch.float64)
+    """Only winograd refuses, and only outside 3x3/stride 1/dilation 1 (DESIGN.md): where cuDNN
+    has no Winograd kernel (float64, ...) ai3's own F(2x2, 3x3) runs the layer."""
+    return algo == "winograd" and not _winograd_applies(cfg)
 
 
 def _run_or_refuse(algo, cfg, dtype, run, expected):
     if _may_refuse(algo, cfg, dtype):
-        try:
+        with pytest.raises(ai3.UnsupportedError, match="winograd"):
             with torch.no_grad():
-                out = run()
-        except ai3.UnsupportedError as e:
-            assert "winograd" in str(e).lower()
-            return
-        assert not _may_refuse(algo, cfg, torch.float32) or _winograd_applies(cfg), \
-            "winograd ran a layer outside its shapes"
-    else:
-        with torch.no_grad():
-            out = run()
+                run()
+        return
+    with torch.no_grad():
+        out = run()
     assert out.device == expected.device
     assert_layer_close(out.cpu(), expected.cpu())
 
@@ -380,6 +375,19 @@ def test_winograd_refuses_clearly_outside_its_shapes():
 
 
 @needs_gpu
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_winograd_runs_winograd_where_cudnn_has_none(dtype, exact_torch):
+    """float64 has no cuDNN Winograd: ai3's own F(2x2, 3x3) runs it (never another algorithm)."""
+    ref = nn.Conv2d(6, 8, 3, padding=1, groups=2).to("cuda", dtype)
+    layer = ai3.layers.Conv2D.from_torch(ref, "winograd")
+    model = ai3.Model([layer], device="cuda")
+    x = randn(2, 6, 11, 12, dtype=dtype)
+    with torch.no_grad():
+        assert_layer_close(model(x), ref(x.cuda()).cpu())
+    assert layer.resolved_algorithm == "winograd"
+
+
+@needs_gpu
 def test_tensor_on_another_device_is_refused():
     m = nn.Conv2d(3, 4, 3)
     ai3.swap_conv2d(m, "direct", device="cpu")
@@ -420,11 +428,8 @@ def test_opcheck_on_cuda(algo, requires_grad, exact_torch):
     g = torch.Generator().manual_seed(1)
     x, w, b = torch.randn(2, 4, 7, 8, generator=g), torch.randn(6, 2, 3, 3, generator=g), torch.randn(6, generator=g)
     args = [t.double().cuda().requires_grad_(requires_grad) for t in (x, w, b)]
-    try:
-        torch.library.opcheck(torch.ops.ai3.conv2d.default,
-                              (*args, [1, 1], [1, 1, 1, 1], [1, 1], 2, "zeros", algo, "cpu"))
-    except ai3.UnsupportedError:
-        assert algo == "winograd"  # cuDNN's Winograd has no float64 kernels
+    torch.library.opcheck(torch.ops.ai3.conv2d.default,
+                          (*args, [1, 1], [1, 1, 1, 1], [1, 1], 2, "zeros", algo, "cpu"))
     args = [t.float().cuda().requires_grad_(requires_grad) for t in (x, w, b)]
     torch.library.opcheck(torch.ops.ai3.conv2d.default,
                           (*args, [1, 1], [0, 1, 2, 0], [1, 1], 2, "reflect", algo, "cpu"))
