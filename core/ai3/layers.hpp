@@ -125,6 +125,9 @@ class Conv2dLayer final : public Layer {
 
   private:
     Conv2dParams params_for(const Shape &in) const;
+    // The registry entry that runs this input: the algorithm itself, the concrete one
+    // 'guess'/'default' pick, or 'guess'/'default' where the backend registers them.
+    std::string registry_name_for(const Shape &in, DType dtype, const Device &dev) const;
     template <class T>
     void run(const T *in, const Shape &in_shape, const T *w, const T *b, T *out, const Device &dev,
              uint64_t weight_version);

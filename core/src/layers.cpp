@@ -166,6 +166,19 @@ Conv2dParams Conv2dLayer::params_for(const Shape &in) const {
 }
 
 std::string Conv2dLayer::resolve_for(const Shape &in, DType dtype, const Device &dev) const {
+    std::string name = registry_name_for(in, dtype, dev);
+    if (name != algorithm_ || (name != "guess" && name != "default")) return name;
+    // The backend chooses inside the kernel (cuDNN's heuristic/Find): build one and ask.
+    std::string ran;
+    Conv2dParams p = params_for(in);
+    with_dtype(dtype, [&](auto t) {
+        using T = decltype(t);
+        ran = registry().get<Conv2d, T>(name, dev.backend)(p, dev)->runs();
+    });
+    return ran.empty() ? name : ran;
+}
+
+std::string Conv2dLayer::registry_name_for(const Shape &in, DType dtype, const Device &dev) const {
     if (algorithm_ != "guess" && algorithm_ != "default") return algorithm_;
     // A backend whose library has its own heuristic and measurement (cuDNN's
     // GetConvolutionForwardAlgorithm_v7 and Find) registers 'guess'/'default' itself.
@@ -196,7 +209,7 @@ void Conv2dLayer::run(const T *in, const Shape &in_shape, const T *w, const T *b
     if (p.N == 0) {
         // Nothing to compute, but an algorithm that refuses this layer still says so.
         cached_kernel<Conv2d, T>("conv2d", in_shape, p, dev,
-                                 [&] { return resolve_for(in_shape, dtype_of<T>::value, dev); });
+                                 [&] { return registry_name_for(in_shape, dtype_of<T>::value, dev); });
         return;
     }
     if (cfg_.padding_mode != PadMode::zeros) {
@@ -227,7 +240,8 @@ void Conv2dLayer::run(const T *in, const Shape &in_shape, const T *w, const T *b
             .run({in, padded});
         in = padded;
     }
-    auto &k = cached_kernel<Conv2d, T>("conv2d", in_shape, p, dev, [&] { return resolve_for(in_shape, dtype_of<T>::value, dev); });
+    auto &k = cached_kernel<Conv2d, T>("conv2d", in_shape, p, dev,
+                                       [&] { return registry_name_for(in_shape, dtype_of<T>::value, dev); });
     k.run({in, w, has_bias_ ? b : nullptr, out, weight_version, /*weight_owned=*/weight_.has_value()});
 }
 

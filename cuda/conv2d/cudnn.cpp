@@ -36,7 +36,7 @@ const char *algo_name(cudnnConvolutionFwdAlgo_t a) {
     case CUDNN_CONVOLUTION_FWD_ALGO_FFT: return "cuDNN fft";
     case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING: return "cuDNN fft tiling";
     case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD: return "winograd";
-    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "winograd (nonfused)";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED: return "winograd"; // both are ai3's winograd
     default: return "?";
     }
 }

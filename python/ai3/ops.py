@@ -8,6 +8,10 @@ flipped, transposed filters, and grad_weight as the correlation of the input wit
 the output gradient (winograd's grad_weight, a P x Q correlation, runs implicit
 precomp gemm); the same convolution, given an extra input row of ones, yields
 grad_bias. Padding modes other than zeros are differentiated through torch's F.pad.
+
+The operator has a CPU and a CUDA kernel: CUDA tensors run ai3's CUDA backend on their
+own GPU and torch's current stream; CPU tensors run where the ``device`` argument says
+(``"cpu"``, or e.g. ``"cuda:0"`` with host memory staged in and out).
 """
 
 from __future__ import annotations
