@@ -75,8 +75,8 @@ class Layer {
         std::string tag;
         Shape shape;
         int dtype, backend, index;
-        // Kernels hold backend state (a SYCL queue, its context's memory): two handles of
-        // one backend and index (a user's dpctl.SyclQueue with its own context) differ.
+        // Kernels hold backend state (a SYCL queue and its context's memory, a CUDA
+        // stream's library handles and scratch), so a kernel is built per handle.
         const void *handle;
         bool operator<(const CacheKey &o) const {
             return std::tie(tag, shape, dtype, backend, index, handle) <
@@ -99,7 +99,8 @@ class Layer {
             std::string algo = resolve();
             auto factory = registry().get<Op, T>(algo, dev.backend);
             std::shared_ptr<Kernel<Op, T>> k(factory(p, dev));
-            it = cache_.emplace(key, CacheEntry{std::static_pointer_cast<void>(k), algo}).first;
+            std::string ran = k->runs();
+            it = cache_.emplace(key, CacheEntry{std::static_pointer_cast<void>(k), ran.empty() ? algo : ran}).first;
         }
         if (tag.compare(0, std::strlen(op()), op()) == 0) resolved_ = it->second.algorithm;
         return *static_cast<Kernel<Op, T> *>(it->second.kernel.get());
@@ -150,6 +151,9 @@ class Conv2dLayer final : public Layer {
 
   private:
     Conv2dParams params_for(const Shape &in) const;
+    // The registry entry that runs this input: the algorithm itself, the concrete one
+    // 'guess'/'default' pick, or 'guess'/'default' where the backend registers them.
+    std::string registry_name_for(const Shape &in, DType dtype, const Device &dev) const;
     template <class T>
     void run(const T *in, const Shape &in_shape, const T *w, const T *b, T *out, const Device &dev,
              uint64_t weight_version, bool relu);
@@ -158,6 +162,11 @@ class Conv2dLayer final : public Layer {
     bool has_bias_;
     Conv2dConfig cfg_;
     std::optional<Tensor> weight_, bias_;
+    // The padded input for non-zero padding modes on a backend with device memory
+    // (host scratch serves the CPU); held under pad_mu_ for the whole run.
+    std::mutex pad_mu_;
+    DeviceBuffer pad_buf_;
+    Device pad_dev_;
 };
 
 // ---- linear ---------------------------------------------------------------------

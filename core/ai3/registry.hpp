@@ -22,6 +22,9 @@ namespace ai3 {
 template <class Op, class T> struct AI3_EXPORT Kernel {
     virtual ~Kernel() = default;
     virtual void run(const typename Op::template Args<T> &args) = 0;
+    // What the kernel really runs when its registry name leaves the choice to a
+    // library (cuDNN's 'guess'/'default' pick a cuDNN algorithm); "" = the name itself.
+    virtual std::string runs() const { return {}; }
 };
 
 template <class Op, class T>

@@ -177,7 +177,23 @@ Conv2dParams Conv2dLayer::params_for(const Shape &in) const {
 }
 
 std::string Conv2dLayer::resolve_for(const Shape &in, DType dtype, const Device &dev) const {
+    std::string name = registry_name_for(in, dtype, dev);
+    if (name != algorithm_ || (name != "guess" && name != "default")) return name;
+    // The backend chooses inside the kernel (cuDNN's heuristic/Find): build one and ask.
+    std::string ran;
+    Conv2dParams p = params_for(in);
+    with_dtype(dtype, [&](auto t) {
+        using T = decltype(t);
+        ran = registry().get<Conv2d, T>(name, dev.backend)(p, dev)->runs();
+    });
+    return ran.empty() ? name : ran;
+}
+
+std::string Conv2dLayer::registry_name_for(const Shape &in, DType dtype, const Device &dev) const {
     if (algorithm_ != "guess" && algorithm_ != "default") return algorithm_;
+    // A backend whose library has its own heuristic and measurement (cuDNN's
+    // GetConvolutionForwardAlgorithm_v7 and Find) registers 'guess'/'default' itself.
+    if (registry().contains("conv2d", algorithm_, dev.backend, dtype)) return algorithm_;
     Conv2dParams p = params_for(in);
     if (algorithm_ == "default") {
         // The measured winner when ai3.tune has timed this shape here, else the guess.
@@ -206,7 +222,8 @@ void Conv2dLayer::run(const T *in, const Shape &in_shape, const T *w, const T *b
     const char *tag = relu ? "conv2d+relu" : "conv2d";
     if (p.N == 0) {
         // Nothing to compute, but an algorithm that refuses this layer still says so.
-        cached_kernel<Conv2d, T>(tag, in_shape, p, dev, [&] { return resolve_for(in_shape, dtype_of<T>::value, dev); });
+        cached_kernel<Conv2d, T>(tag, in_shape, p, dev,
+                                 [&] { return registry_name_for(in_shape, dtype_of<T>::value, dev); });
         return;
     }
     if (cfg_.padding_mode != PadMode::zeros) {
@@ -217,12 +234,28 @@ void Conv2dLayer::run(const T *in, const Shape &in_shape, const T *w, const T *b
         pp.left = cfg_.pad_left;
         pp.right = cfg_.pad_right;
         pp.mode = cfg_.padding_mode;
-        T *padded = scratch<T>(std::size_t(p.N * p.C * p.H * p.W), kScratchLayer);
+        const std::size_t count = std::size_t(p.N * p.C * p.H * p.W);
+        T *padded;
+        std::unique_lock<std::mutex> lk;
+        if (DeviceOps *ops = registry().device_ops(dev.backend)) {
+            // Device kernels read the padded input where they run: no host round trip.
+            lk = std::unique_lock<std::mutex>(pad_mu_);
+            if (pad_buf_.bytes() < count * sizeof(T) || pad_dev_.handle != dev.handle || pad_dev_.index != dev.index ||
+                pad_dev_.backend != dev.backend) {
+                pad_buf_.reset();
+                pad_buf_ = DeviceBuffer(ops, dev, count * sizeof(T));
+                pad_dev_ = dev;
+            }
+            padded = static_cast<T *>(pad_buf_.data());
+        } else {
+            padded = scratch<T>(count, kScratchLayer);
+        }
         cached_kernel<Pad2d, T>("pad2d", in_shape, pp, dev, [] { return std::string("direct"); })
             .run({in, padded});
         in = padded;
     }
-    auto &k = cached_kernel<Conv2d, T>(tag, in_shape, p, dev, [&] { return resolve_for(in_shape, dtype_of<T>::value, dev); });
+    auto &k = cached_kernel<Conv2d, T>(tag, in_shape, p, dev,
+                                       [&] { return registry_name_for(in_shape, dtype_of<T>::value, dev); });
     k.run({in, w, has_bias_ ? b : nullptr, out, weight_version, /*weight_owned=*/weight_.has_value()});
 }
 

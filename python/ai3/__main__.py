@@ -15,6 +15,14 @@ def _info() -> int:
     print("backends:")
     for name, status in ai3.backend_status().items():
         print(f"  {name:6s} {status}")
+    from .devices import _cuda_module, cuda_unusable_reason
+
+    cuda_why = cuda_unusable_reason()
+    if cuda_why and ai3.backend_status().get("cuda", "").startswith("built"):
+        print(f"  cuda not usable: {cuda_why}")
+    cuda_mod, _ = _cuda_module()
+    if cuda_mod is not None:
+        print("  cuda libraries: " + ", ".join(f"{k} {v}" for k, v in sorted(cuda_mod.versions().items())))
     print("devices:", ", ".join(d.name for d in ai3.devices()))
     sycl_reason = ai3._sycl_backend.unavailable_reason()
     if sycl_reason:

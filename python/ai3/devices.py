@@ -1,8 +1,9 @@
 """Where ai3 runs: resolving ``device=`` arguments once, in Python.
 
 The portable CPU fallback is always there; SYCL devices come from dpctl when
-ai3 is built with SYCL (``ai3._sycl_backend``); :func:`backend_status` reports
-each backend. A device that is not
+ai3 is built with SYCL (``ai3._sycl_backend``); the CUDA backend (``ai3._cuda``) is
+imported lazily when a CUDA device is asked for or listed. Build status per
+backend: :func:`backend_status`; why CUDA is unusable: :func:`cuda_unusable_reason`. A device that is not
 available raises :class:`~ai3.errors.DeviceError` listing the devices that are.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import _core
 from . import _sycl_backend
@@ -30,15 +31,26 @@ class Device:
 
     @property
     def core(self) -> Any:
-        """The device as ``ai3._core`` takes it: ``"cpu"`` or ``(backend, index, handle)``."""
+        """The device as ``ai3._core`` takes it: ``"cpu"`` or ``(backend, index, handle)``.
+
+        A CUDA device's handle is ai3's context for torch's *current* stream on that
+        GPU, looked up at each call, so ai3's kernels queue behind torch's own work.
+        """
         if self.backend == "cpu":
             return "cpu"
+        if self.backend == "cuda":
+            return ("cuda", self.index, cuda_handle(self.index))
         return (self.backend, self.index, self.handle)
 
     @property
     def key(self) -> str:
-        """The device as one string (``"cpu"`` or ``"backend:index:handle"``), for torch ops' schemas."""
-        return "cpu" if self.backend == "cpu" else f"{self.backend}:{self.index}:{self.handle}"
+        """The device as one string, for torch ops' schemas: ``"cpu"``, ``"cuda:N"`` (its handle
+        follows torch's current stream, so it is looked up per call) or ``"backend:index:handle"``."""
+        if self.backend == "cpu":
+            return "cpu"
+        if self.backend == "cuda":
+            return f"cuda:{self.index}"
+        return f"{self.backend}:{self.index}:{self.handle}"
 
     def __str__(self) -> str:
         return self.name
@@ -54,7 +66,81 @@ def backend_status() -> Dict[str, str]:
 
 def devices() -> List[Device]:
     """The devices this installation of ai3 can run on, in order of preference."""
-    return [CPU] + list(_sycl_backend.sycl_devices())
+    return [CPU] + _cuda_devices() + list(_sycl_backend.sycl_devices())
+
+
+# ---- CUDA ------------------------------------------------------------------------------
+
+_cuda_state: Optional[Tuple[Any, str]] = None
+
+
+def _cuda_module() -> Tuple[Any, str]:
+    """``(ai3._cuda, "")`` when the CUDA backend is built and loads, else ``(None, why not)``.
+
+    Imported on first use only, so a machine without CUDA libraries never pays for it.
+    """
+    global _cuda_state
+    if _cuda_state is None:
+        status = backend_status().get("cuda", "unknown")
+        if not status.startswith("built"):
+            _cuda_state = (None, f"ai3's cuda backend is {status}")
+        else:
+            try:
+                from . import _cuda  # registers the CUDA kernels into ai3._core's registry
+
+                _cuda_state = (_cuda, "")
+            except ImportError as e:
+                _cuda_state = (None, f"ai3._cuda is built but does not load: {e}")
+    return _cuda_state
+
+
+def cuda_unusable_reason() -> str:
+    """Why ai3 cannot run on a CUDA GPU here (not built, libraries, driver, no GPU), or ``""``."""
+    mod, why = _cuda_module()
+    if mod is None:
+        return why
+    return str(mod.unusable_reason())
+
+
+def _cuda_devices() -> List[Device]:
+    if cuda_unusable_reason():
+        return []
+    mod, _ = _cuda_module()
+    return [Device("cuda", f"cuda:{i}", i) for i in range(mod.device_count())]
+
+
+def cuda_handle(index: int) -> int:
+    """ai3's CUDA context for torch's current stream on GPU ``index`` (legacy default stream without torch CUDA)."""
+    mod, why = _cuda_module()
+    if mod is None:
+        raise DeviceError(f"device 'cuda:{index}' needs ai3's CUDA backend: {why}")
+    stream = 0
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            stream = int(torch.cuda.current_stream(index).cuda_stream)
+    except (ImportError, RuntimeError, AssertionError):  # a torch without CUDA: ai3's own default stream
+        stream = 0
+    return int(mod.context(index, stream))
+
+
+def _cuda_device(what: str, spec: str) -> Device:
+    index = 0
+    if spec != "cuda":
+        try:
+            index = int(spec.split(":", 1)[1])
+        except ValueError:
+            raise DeviceError(f"device {what} is not a CUDA device name; use 'cuda' or 'cuda:N'") from None
+    reason = cuda_unusable_reason()
+    if reason:
+        usable = ", ".join(repr(d.name) for d in devices())
+        raise DeviceError(f"device {what} is not usable: {reason}. Usable devices: {usable}")
+    found = _cuda_devices()
+    if not 0 <= index < len(found):
+        usable = ", ".join(repr(d.name) for d in devices())
+        raise DeviceError(f"device {what} does not exist. Usable devices: {usable}")
+    return found[index]
 
 
 def _unavailable(what: str, backend: str) -> DeviceError:
@@ -99,7 +185,7 @@ def resolve_device(device: Any = None, *, follow: Optional[Any] = None) -> Devic
     if d == "cpu":
         return CPU
     if d == "cuda" or d.startswith("cuda:"):
-        return _fail(device, "cuda")
+        return _cuda_device(repr(device), d)
     if d in ("mps", "metal"):
         return _fail(device, "apple")
     # Everything else is a SYCL device: "sycl" or a dpctl filter selector string.
@@ -110,6 +196,9 @@ def from_key(key: str) -> Any:
     """``Device.key`` back to what ``ai3._core`` takes (``"cpu"`` or ``(backend, index, handle)``)."""
     if key == "cpu":
         return "cpu"
+    if key.startswith("cuda:"):
+        index = int(key.split(":", 1)[1])
+        return ("cuda", index, cuda_handle(index))
     backend, index, handle = key.split(":")
     return (backend, int(index), int(handle))
 

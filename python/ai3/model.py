@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from . import _core
-from ._convert import input_array
+from ._convert import dtype_name, input_array
 from .devices import Device, resolve_device
-from .errors import DTypeError, InvalidInputError
+from .errors import DeviceError, DTypeError, InvalidInputError
 from .layers import Layer
 from .tensor import Tensor
 
@@ -101,7 +101,14 @@ class Model:
         return tuple(self._core.out_shape(list(input_shape)))
 
     def _run(self, input: Any) -> Tensor:
-        if hasattr(input, "__sycl_usm_array_interface__"):  # device memory: read in place, no host copy
+        if isinstance(input, torch.Tensor) and input.device.type == "cuda" and self._device.backend == "cuda":
+            # A CUDA tensor for a CUDA model: its device memory goes straight in (one
+            # device-to-device copy into the model's buffers, on torch's current stream).
+            if input.device.index != self._device.index:
+                raise DeviceError(f"ai3.Model runs on {self._device}, but the input is on {input.device}")
+            x = input.detach().contiguous()
+            keep, ptr, shape, dtype = x, x.data_ptr(), tuple(x.shape), dtype_name(x.dtype, "input dtype")
+        elif hasattr(input, "__sycl_usm_array_interface__"):  # device memory: read in place, no host copy
             from ._sycl_backend import usm_input
 
             keep, ptr, shape, dtype = usm_input(input, self._device)
@@ -131,7 +138,8 @@ class Model:
         """Like predict, returning the input's own type: torch in, torch out; numpy in, numpy out."""
         out = self._run(input)
         if isinstance(input, torch.Tensor):
-            return out.torch()
+            # The core Model returns host memory; a CUDA input gets its result back on its GPU.
+            return out.torch() if input.device.type == "cpu" else out.torch().to(input.device)
         if isinstance(input, np.ndarray):
             return out.numpy()
         return out

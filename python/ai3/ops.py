@@ -8,6 +8,10 @@ flipped, transposed filters, and grad_weight as the correlation of the input wit
 the output gradient (winograd's grad_weight, a P x Q correlation, runs implicit
 precomp gemm); the same convolution, given an extra input row of ones, yields
 grad_bias. Padding modes other than zeros are differentiated through torch's F.pad.
+
+The operator has a CPU and a CUDA kernel: CUDA tensors run ai3's CUDA backend on their
+own GPU and torch's current stream; CPU tensors run where the ``device`` argument says
+(``"cpu"``, or e.g. ``"cuda:0"`` with host memory staged in and out).
 """
 
 from __future__ import annotations
@@ -124,8 +128,29 @@ def _check_conv_args(input, weight, bias, stride, padding, dilation, padding_mod
             f"length 4, got stride={stride}, padding={padding}, dilation={dilation}"
         )
     for t, what in ((input, "input"), (weight, "weight"), (bias, "bias")):
-        if t is not None and t.device.type != "cpu":
-            raise DeviceError(f"ai3::conv2d on the CPU got a {what} on {t.device}")
+        if t is not None and t.device != input.device:
+            raise DeviceError(f"ai3::conv2d got the input on {input.device} but the {what} on {t.device}")
+
+
+def _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device) -> torch.Tensor:
+    """Runs the C++ layer on the tensors' memory (host or CUDA) for an ai3 device (its ``core`` form)."""
+    _check_conv_args(input, weight, bias, stride, padding, dilation, padding_mode, algorithm)
+    dt = dtype_name(input.dtype, "input dtype")
+    if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+        raise DTypeError(
+            f"conv2d input dtype {input.dtype} does not match weight dtype {weight.dtype}"
+            + ("" if bias is None else f" / bias dtype {bias.dtype}")
+        )
+    layer = conv_layer_for(weight.shape, bias is not None, stride, padding, dilation, groups, padding_mode, algorithm,
+                           owner=weight)
+    out_shape = layer.out_shape(list(input.shape))
+    x = input.contiguous()
+    w = weight.contiguous()
+    b = None if bias is None else bias.contiguous()
+    out = torch.empty(out_shape, dtype=input.dtype, device=input.device)
+    layer.forward_with(x.data_ptr(), list(x.shape), w.data_ptr(), 0 if b is None else b.data_ptr(),
+                       out.data_ptr(), dt, device, weight_version(weight))
+    return out
 
 
 @torch.library.custom_op("ai3::conv2d", mutates_args=(), device_types="cpu")
@@ -141,26 +166,23 @@ def conv2d(
     algorithm: str,
     device: str = "cpu",
 ) -> torch.Tensor:
-    """4-D convolution by an ai3 algorithm. ``padding`` is (top, bottom, left, right);
-    ``device`` is where ai3 runs it (``ai3.Device.key``: the tensors stay torch CPU
-    tensors, a SYCL device's kernels stage them in and out)."""
-    _check_conv_args(input, weight, bias, stride, padding, dilation, padding_mode, algorithm)
-    dt = dtype_name(input.dtype, "input dtype")
-    if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
-        raise DTypeError(
-            f"conv2d input dtype {input.dtype} does not match weight dtype {weight.dtype}"
-            + ("" if bias is None else f" / bias dtype {bias.dtype}")
-        )
-    layer = conv_layer_for(weight.shape, bias is not None, stride, padding, dilation, groups, padding_mode, algorithm,
-                           owner=weight)
-    out_shape = layer.out_shape(list(input.shape))
-    x = input.contiguous()
-    w = weight.contiguous()
-    b = None if bias is None else bias.contiguous()
-    out = torch.empty(out_shape, dtype=input.dtype)
-    layer.forward_with(x.data_ptr(), list(x.shape), w.data_ptr(), 0 if b is None else b.data_ptr(),
-                       out.data_ptr(), dt, from_key(device), weight_version(weight))
-    return out
+    """4-D convolution by an ai3 algorithm. ``padding`` is (top, bottom, left, right).
+
+    ``device`` is where ai3 runs CPU tensors: an ``ai3.Device.key`` (``"cpu"``, ``"cuda:0"``,
+    a SYCL queue's key); a device backend's kernels stage host memory in and out. CUDA tensors always run on
+    their own GPU, on torch's current stream, with no host copies.
+    """
+    return _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm,
+                     from_key(device))
+
+
+@conv2d.register_kernel("cuda")
+def _conv2d_cuda(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device="cpu"):
+    from .devices import cuda_handle
+
+    index = input.device.index if input.device.index is not None else torch.cuda.current_device()
+    dev = ("cuda", index, cuda_handle(index))
+    return _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, dev)
 
 
 @conv2d.register_fake
@@ -169,11 +191,11 @@ def _conv2d_fake(input, weight, bias, stride, padding, dilation, groups, padding
 
 
 def _setup_context(ctx, inputs, output):
-    input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm = inputs[:9]
+    input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device = inputs
     ctx.save_for_backward(input, weight)
     ctx.has_bias = bias is not None
     ctx.conf = (list(stride), list(padding), list(dilation), groups, padding_mode, algorithm)
-    ctx.device = inputs[9] if len(inputs) > 9 else "cpu"
+    ctx.ai3_device = device
 
 
 # What the backward's two convolutions run, per forward algorithm. Both are ordinary
@@ -242,14 +264,14 @@ def _conv2d_backward(ctx, grad):
     x = F.pad(input, pads, mode=mode) if any(pads) else input
     g_in = g_w = g_b = None
     if need_in:
-        g_in = _grad_input(grad, weight, x.shape[2:], stride, dilation, groups, algorithm, ctx.device)
+        g_in = _grad_input(grad, weight, x.shape[2:], stride, dilation, groups, algorithm, ctx.ai3_device)
         if any(pads):  # back through the padding: a slice for zeros, a scatter-add for the other modes
             with torch.enable_grad():
                 xi = input.detach().requires_grad_(True)
                 (g_in,) = torch.autograd.grad(F.pad(xi, pads, mode=mode), xi, g_in)
     if need_w or need_b:
         g_w, g_b = _grad_weight_bias(grad, x, weight.shape, stride, dilation, groups, algorithm, need_w, need_b,
-                                     ctx.device)
+                                     ctx.ai3_device)
     return g_in, g_w, g_b, None, None, None, None, None, None, None
 
 

@@ -63,9 +63,12 @@ class Conv2d(nn.Conv2d):
             raise DTypeError(
                 f"ai3 Conv2d input dtype {input.dtype} does not match its weight dtype {self.weight.dtype}"
             )
-        if input.device.type != "cpu" or self.weight.device.type != "cpu":
+        dev = self.ai3_device
+        on_gpu = input.device.type == "cuda"
+        if (input.device != self.weight.device or input.device.type not in ("cpu", "cuda")
+                or (on_gpu and (dev.backend != "cuda" or dev.index != input.device.index))):
             raise DeviceError(
-                f"ai3 Conv2d runs on {self.ai3_device}, but the input is on {input.device} and the weight on "
+                f"ai3 Conv2d runs on {dev}, but the input is on {input.device} and the weight on "
                 f"{self.weight.device}"
             )
         batched = input.dim() == 4
@@ -73,7 +76,7 @@ class Conv2d(nn.Conv2d):
         if not torch.compiler.is_compiling():  # for resolved_algorithm; a compiled graph has no side effects
             self._ai3_last_shape = tuple(x.shape)
         out = conv2d(x, self.weight, self.bias, list(self.stride), list(self._ai3_padding()), list(self.dilation),
-                     self.groups, self.padding_mode, self.algorithm, self.ai3_device.key)
+                     self.groups, self.padding_mode, self.algorithm, dev.key)
         return out if batched else out.squeeze(0)
 
     def resolve_for(self, input_shape: Sequence[int]) -> str:
