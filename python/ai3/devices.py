@@ -131,7 +131,9 @@ def _cuda_device(what: str, spec: str) -> Device:
         try:
             index = int(spec.split(":", 1)[1])
         except ValueError:
-            raise DeviceError(f"device {what} is not a CUDA device name; use 'cuda' or 'cuda:N'") from None
+            usable = ", ".join(repr(d.name) for d in devices())
+            raise DeviceError(f"device {what} is not a CUDA device name; use 'cuda' or 'cuda:N'. "
+                              f"Usable devices: {usable}") from None
     reason = cuda_unusable_reason()
     if reason:
         usable = ", ".join(repr(d.name) for d in devices())
