@@ -351,3 +351,13 @@ def test_convnext_layernorm2d_runs_over_channels():
     x = randn(1, 3, 32, 32)
     with torch.no_grad():
         assert_network_close(fast(x), m(x))
+
+
+class ActiveDropout(nn.Module):
+    def forward(self, x):
+        return F.relu(F.dropout(x, 0.5))  # training=True by default: active even in eval mode
+
+
+def test_active_dropout_is_not_dropped():
+    with pytest.raises(ai3.UnsupportedError, match="dropout"):
+        ai3.swap_backend(ActiveDropout())

@@ -322,11 +322,13 @@ class GraphBuilder:
 
     def function(self, node: torch.fx.Node, f: Any, a: tuple, k: dict) -> Any:
         dt = self.dtype
-        if f in _NOOP_FUNCTIONS or getattr(f, "__name__", "") == "stochastic_depth":
-            training = _arg(a, k, 3 if getattr(f, "__name__", "") == "stochastic_depth" else 2, "training",
-                            f is not torch.dropout)
+        if f in _NOOP_FUNCTIONS or _is_stochastic_depth(f):
             if f is torch.dropout:
                 training = _arg(a, k, 2, "train", True)
+            elif _is_stochastic_depth(f):
+                training = _arg(a, k, 3, "training", True)
+            else:  # torch's defaults: dropout/dropoutNd train unless told; the alpha variants do not
+                training = _arg(a, k, 2, "training", f not in (F.alpha_dropout, F.feature_alpha_dropout))
             if training:
                 return NotImplemented  # a dropout that is active at inference: not a no-op
             return a[0]
@@ -584,6 +586,11 @@ class GraphBuilder:
         specs = [self.specs[v - 1] for v in keep]
         inputs = [[new_id[u] for u in s.inputs] for s in specs]
         return specs, inputs, new_id[self.output]
+
+
+def _is_stochastic_depth(f: Any) -> bool:
+    """torchvision.ops.stochastic_depth (fx-wrapped, so it appears as a call)."""
+    return getattr(f, "__name__", "") == "stochastic_depth" and getattr(f, "__module__", "").startswith("torchvision")
 
 
 def _permute_dims(node: torch.fx.Node) -> Optional[Tuple[int, ...]]:
