@@ -80,7 +80,7 @@ def time_once(fn, x: torch.Tensor) -> float:
     return time.perf_counter() - t
 
 
-def measure_latency(name: str, args: argparse.Namespace) -> Tuple[float, float, float]:
+def measure_latency(name: str, args: argparse.Namespace) -> Tuple[float, float, float, float]:
     import ai3
 
     x = torch.randn(args.batch, 3, args.size, args.size)
@@ -98,7 +98,10 @@ def measure_latency(name: str, args: argparse.Namespace) -> Tuple[float, float, 
         for _ in range(args.repeats):
             t_torch.append(time_once(model, x))
             t_ai3.append(time_once(fast, x))
-    return statistics.median(t_torch), statistics.median(t_ai3), rel
+    # Per-round ratios pair each ai3 run with the torch run just before it, so a change in
+    # the machine's load between rounds (shared CI machines) affects both sides alike.
+    paired = statistics.median(t / a for t, a in zip(t_torch, t_ai3))
+    return statistics.median(t_torch), statistics.median(t_ai3), paired, rel
 
 
 def main() -> None:
@@ -123,19 +126,20 @@ def main() -> None:
     ai3.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, ai3 {ai3.__version__} ({ai3._core.cpu_isa()}), {args.threads} threads, "
           f"batch {args.batch}, {args.size}x{args.size}")
-    print(f"{'model':<16}{'torch ms':>10}{'ai3 ms':>10}{'torch/ai3':>11}{'rel err':>10}"
+    print(f"{'model':<16}{'torch ms':>10}{'ai3 ms':>10}{'torch/ai3':>11}{'paired':>9}{'rel err':>10}"
           f"{'torch peak MiB':>16}{'ai3 peak MiB':>14}")
     results = []
     for name in args.models:
-        tt, ta, rel = measure_latency(name, args)
-        row = {"model": name, "torch_s": tt, "ai3_s": ta, "ratio": tt / ta, "rel_err": rel}
+        tt, ta, paired, rel = measure_latency(name, args)
+        row = {"model": name, "torch_s": tt, "ai3_s": ta, "ratio": tt / ta, "paired_ratio": paired, "rel_err": rel}
         mem = ""
         if not args.no_memory:
             mt, ma = measure_memory(name, "torch", args), measure_memory(name, "ai3", args)
             row.update({"torch_mem": mt, "ai3_mem": ma})
             mem = f"{mt['peak_kib'] / 1024:>16.0f}{ma['peak_kib'] / 1024:>14.0f}"
         results.append(row)
-        print(f"{name:<16}{tt * 1e3:>10.1f}{ta * 1e3:>10.1f}{tt / ta:>10.2f}x{rel:>10.1e}{mem}", flush=True)
+        print(f"{name:<16}{tt * 1e3:>10.1f}{ta * 1e3:>10.1f}{tt / ta:>10.2f}x{paired:>8.2f}x{rel:>10.1e}{mem}",
+              flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -301,7 +301,8 @@ class SE(nn.Module):
         y = self.conv(x)
         g = torch.sigmoid(self.fc(y.mean((2, 3), keepdim=True)))
         y = y * g * self.scale
-        y = self.ln(y.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        y = self.ln(y.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  # LayerNorm2d: over the channels
+        y = y.transpose(2, 3) + F.layer_norm(y.permute(0, 3, 2, 1), (4,)).permute(0, 3, 2, 1)
         a, b = y.chunk(2, dim=1)
         z = torch.cat([F.gelu(b, approximate="tanh"), F.silu(a)], 1)
         n = x.size(0)
@@ -319,4 +320,44 @@ def test_functional_graph_ops_through_swap_backend(dtype):
     for op in ("mean", "sigmoid", "mul", "constant", "layernorm", "permute", "split", "gelu", "silu", "cat",
                "reshape", "add"):
         assert op in ops, (op, ops)
+    assert [layer.over_channels for layer in fast.layers if layer.op == "layernorm"] == [True, False]
     assert_network_close(fast(x), expected)
+
+
+@DT
+@pytest.mark.parametrize("shape", [(2, 8, 5, 7), (1, 3, 300), (2, 6, 1, 1)])
+def test_layernorm_over_channels(shape, dtype):
+    x = randn(*shape, dtype=dtype) * 2 + 0.5
+    c = shape[1]
+    w, b = randn(c, dtype=dtype, seed=5), randn(c, dtype=dtype, seed=6)
+    perm = (0,) + tuple(range(2, len(shape))) + (1,)
+    back = (0, len(shape) - 1) + tuple(range(1, len(shape) - 1))
+    expected = F.layer_norm(x.permute(perm), (c,), w, b, 1e-6).permute(back)
+    assert_layer_close(L.LayerNorm(c, w, b, 1e-6, over_channels=True)(x), expected)
+    with pytest.raises(ai3.InvalidInputError, match="channels"):
+        L.LayerNorm(c + 1, over_channels=True)(x)
+
+
+def test_convnext_layernorm2d_runs_over_channels():
+    import torchvision
+
+    m = torchvision.models.convnext_tiny().eval()
+    fast = ai3.swap_backend(m, sample_input_shape=(1, 3, 32, 32))
+    lns = [layer for layer in fast.layers if layer.op == "layernorm"]
+    # stem, 3 downsamplings and the classifier's LayerNorm2d run over channels (no permutes);
+    # the 18 blocks' channels-last LayerNorms keep their permutes (a Linear follows them).
+    assert sum(layer.over_channels for layer in lns) == 5 and len(lns) == 23
+    assert sum(layer.op == "permute" for layer in fast.layers) == 36
+    x = randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert_network_close(fast(x), m(x))
+
+
+class ActiveDropout(nn.Module):
+    def forward(self, x):
+        return F.relu(F.dropout(x, 0.5))  # training=True by default: active even in eval mode
+
+
+def test_active_dropout_is_not_dropped():
+    with pytest.raises(ai3.UnsupportedError, match="dropout"):
+        ai3.swap_backend(ActiveDropout())

@@ -159,11 +159,13 @@ class MeanLayer final : public Layer {
     bool keepdim_;
 };
 
-// F.layer_norm over the trailing `normalized_shape` dims.
+// F.layer_norm over the trailing `normalized_shape` dims, or (over_channels) over dim 1
+// of an (N, C, ...) input with normalized_shape (C,): ConvNeXt's LayerNorm2d, which torch
+// writes as permute -> layer_norm -> permute.
 class LayerNormLayer final : public Layer {
   public:
     LayerNormLayer(Shape normalized_shape, std::optional<Tensor> weight, std::optional<Tensor> bias, double eps,
-                   DType dtype, std::string algorithm);
+                   DType dtype, std::string algorithm, bool over_channels = false);
     const char *op() const override { return "layernorm"; }
     Shape out_shape(const Shape &in) const override;
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
@@ -181,6 +183,7 @@ class LayerNormLayer final : public Layer {
     std::optional<Tensor> weight_, bias_;
     double eps_;
     DType dtype_;
+    bool channels_;
 };
 
 // A parameter of the network used as a tensor (get_attr: ConvNeXt's layer scale).

@@ -242,9 +242,12 @@ struct Mean {
     template <class T> using Args = UnaryArgs<T>;
 };
 
-// Layer normalisation over the last D elements of M rows (torch.nn.functional.layer_norm).
+// Layer normalisation (torch.nn.functional.layer_norm) of M groups of D elements. The
+// input is (M / inner) x D x inner: inner == 1 normalises the last D elements of each row;
+// inner > 1 normalises over a middle dim, e.g. the channels of NCHW (inner = H*W), which
+// is ConvNeXt's LayerNorm2d without its two permutes.
 struct LayerNormParams {
-    int64_t M = 0, D = 0;
+    int64_t M = 0, D = 0, inner = 1;
     double eps = 1e-5;
     bool has_weight = false, has_bias = false;
 };

@@ -431,10 +431,12 @@ void MeanLayer::forward(const void *in, const Shape &in_shape, void *out, DType 
 // ---- layernorm --------------------------------------------------------------------------
 
 LayerNormLayer::LayerNormLayer(Shape normalized_shape, std::optional<Tensor> weight, std::optional<Tensor> bias,
-                               double eps, DType dtype, std::string algorithm)
+                               double eps, DType dtype, std::string algorithm, bool over_channels)
     : Layer(std::move(algorithm)), nshape_(std::move(normalized_shape)), weight_(std::move(weight)),
-      bias_(std::move(bias)), eps_(eps), dtype_(dtype) {
+      bias_(std::move(bias)), eps_(eps), dtype_(dtype), channels_(over_channels) {
     AI3_CHECK(!nshape_.empty(), ValueError, "layernorm normalized_shape must not be empty");
+    AI3_CHECK(!channels_ || nshape_.size() == 1, ValueError,
+              "layernorm over channels takes a 1-D normalized_shape (C,), got ", shape_str(nshape_));
     for (auto d : nshape_) AI3_CHECK(d > 0, ValueError, "layernorm normalized_shape must be positive");
     if (weight_) {
         AI3_CHECK(weight_->shape() == nshape_, ValueError, "layernorm weight must have shape ", shape_str(nshape_));
@@ -448,6 +450,11 @@ LayerNormLayer::LayerNormLayer(Shape normalized_shape, std::optional<Tensor> wei
 }
 
 Shape LayerNormLayer::out_shape(const Shape &in) const {
+    if (channels_) {
+        AI3_CHECK(in.size() >= 2 && in[1] == nshape_[0], ValueError, "layernorm over ", nshape_[0],
+                  " channels expects an (N, ", nshape_[0], ", ...) input, got ", shape_str(in));
+        return in;
+    }
     bool ok = in.size() >= nshape_.size() && std::equal(nshape_.begin(), nshape_.end(), in.end() - nshape_.size());
     AI3_CHECK(ok, ValueError, "layernorm over ", shape_str(nshape_), " expects an input ending in those dims, got ",
               shape_str(in));
@@ -461,6 +468,7 @@ void LayerNormLayer::forward(const void *in, const Shape &in_shape, void *out, D
     LayerNormParams p;
     p.D = numel(nshape_);
     p.M = numel(in_shape) / p.D;
+    if (channels_) p.inner = p.M / std::max<int64_t>(1, in_shape[0]);
     p.eps = eps_;
     p.has_weight = weight_.has_value();
     p.has_bias = bias_.has_value();

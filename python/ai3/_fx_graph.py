@@ -116,6 +116,8 @@ class GraphBuilder:
         self.shapes: Dict[int, Optional[Tuple[int, ...]]] = {}
         self.producer: Dict[int, int] = {}  # value id -> spec index
         self.output: Optional[int] = None
+        # Nodes already computed by an earlier layer (the closing permute of a LayerNorm2d).
+        self.done: Dict[torch.fx.Node, Value] = {}
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -256,6 +258,8 @@ class GraphBuilder:
                              self.shapes.get(ids[0]) if ids else None), node)
 
     def interpret(self, node: torch.fx.Node) -> Any:
+        if node in self.done:
+            return self.done[node]
         a, k = self.ev(node.args), self.ev(node.kwargs)
         if node.op == "call_module":
             return self.module(node, self.gm.get_submodule(node.target), a, k)
@@ -309,18 +313,22 @@ class GraphBuilder:
         if t is nn.Flatten:
             return self.unary("flatten", m, lambda algo: L.Flatten.from_torch(m, algo), x, node)
         if t is nn.LayerNorm:
-            return self.unary("layernorm", m, lambda algo: L.LayerNorm.from_torch(m, algo, dtype=dt), x, node)
+            wt = None if m.weight is None else m.weight.detach()
+            bt = None if m.bias is None else m.bias.detach()
+            return self.layernorm(node, m, x, m.normalized_shape, wt, bt, m.eps)
         return NotImplemented
 
     # ---- functions and methods -------------------------------------------------------------
 
     def function(self, node: torch.fx.Node, f: Any, a: tuple, k: dict) -> Any:
         dt = self.dtype
-        if f in _NOOP_FUNCTIONS or getattr(f, "__name__", "") == "stochastic_depth":
-            training = _arg(a, k, 3 if getattr(f, "__name__", "") == "stochastic_depth" else 2, "training",
-                            f is not torch.dropout)
+        if f in _NOOP_FUNCTIONS or _is_stochastic_depth(f):
             if f is torch.dropout:
                 training = _arg(a, k, 2, "train", True)
+            elif _is_stochastic_depth(f):
+                training = _arg(a, k, 3, "training", True)
+            else:  # torch's defaults: dropout/dropoutNd train unless told; the alpha variants do not
+                training = _arg(a, k, 2, "training", f not in (F.alpha_dropout, F.feature_alpha_dropout))
             if training:
                 return NotImplemented  # a dropout that is active at inference: not a no-op
             return a[0]
@@ -378,8 +386,7 @@ class GraphBuilder:
             if not all(p is None or isinstance(p, Param) for p in (w, b)):
                 return NotImplemented
             wt, bt = (None if p is None else p.tensor for p in (w, b))
-            return self.unary("layernorm", node, lambda algo: L.LayerNorm(shape, wt, bt, eps, algorithm=algo, dtype=dt),
-                              x, node)
+            return self.layernorm(node, node, x, shape, wt, bt, eps)
         if f is F.linear:
             w, b = _arg(a, k, 1, "weight", None), _arg(a, k, 2, "bias", None)
             if not isinstance(w, Param) or not (b is None or isinstance(b, Param)):
@@ -387,8 +394,7 @@ class GraphBuilder:
             bt = None if b is None else b.tensor
             return self.unary("linear", node, lambda algo: L.Linear(w.tensor, bt, algorithm=algo, dtype=dt), a[0], node)
         if f in (torch.permute,):
-            dims = self.concrete(_arg(a, k, 1, "dims", None), node)
-            return self.unary("permute", node, lambda algo: L.Permute(dims, algorithm=algo), a[0], node)
+            return self.permute(node, a[0], self.concrete(_arg(a, k, 1, "dims", None), node))
         if f in (torch.transpose, torch.swapaxes, torch.swapdims):
             d0, d1 = self.concrete(a[1], node), self.concrete(a[2], node)
             return self.unary("permute", node, lambda algo: L.Permute.transpose(d0, d1, algorithm=algo), a[0], node)
@@ -440,8 +446,7 @@ class GraphBuilder:
             return self.unary("flatten", nn.Flatten(s, e), lambda algo: L.Flatten(s, e, algorithm=algo), x, node)
         if name == "permute":
             dims = a[1:] if len(a) != 2 or not isinstance(a[1], (tuple, list)) else a[1]
-            dims = self.concrete(tuple(dims), node)
-            return self.unary("permute", node, lambda algo: L.Permute(dims, algorithm=algo), x, node)
+            return self.permute(node, x, self.concrete(tuple(dims), node))
         if name in ("transpose", "swapaxes", "swapdims"):
             d0, d1 = self.concrete(a[1], node), self.concrete(a[2], node)
             return self.unary("permute", node, lambda algo: L.Permute.transpose(d0, d1, algorithm=algo), x, node)
@@ -468,6 +473,33 @@ class GraphBuilder:
             raise InvalidInputError(f"swap_backend needs sample_input_shape to interpret {_where(node, self.gm)} "
                                     "(it reads tensor sizes)")
         return tuple(Size(s, (v.id, i)) for i, s in enumerate(shape))
+
+    def permute(self, node: torch.fx.Node, x: Any, dims: Sequence[int]) -> Value:
+        dims = tuple(int(d) for d in dims)
+        v = self.unary("permute", node, lambda algo: L.Permute(dims, algorithm=algo), x, node)
+        self.specs[-1].extra["dims"] = dims
+        return v
+
+    def layernorm(self, node: torch.fx.Node, sel: Any, x: Any, shape: Any, wt: Optional[torch.Tensor],
+                  bt: Optional[torch.Tensor], eps: float) -> Value:
+        """layer_norm; ``permute(0, 2, 3, 1) -> layer_norm(C) -> permute(0, 3, 1, 2)`` (ConvNeXt's
+        LayerNorm2d), where nothing else reads the intermediates, becomes one LayerNorm over the
+        channels of the NCHW tensor: no copies to and from channels-last."""
+        dt = self.dtype
+        shape = [int(shape)] if isinstance(shape, int) else [int(d) for d in shape]
+        p = self.producer.get(x.id) if isinstance(x, Value) else None
+        src, users = node.args[0], list(node.users)
+        if (len(shape) == 1 and p is not None and self.specs[p].extra.get("dims") == (0, 2, 3, 1)
+                and isinstance(src, torch.fx.Node) and len(src.users) == 1 and len(users) == 1
+                and _permute_dims(users[0]) == (0, 3, 1, 2)):
+            nchw = self.specs[p].inputs[0]
+            v = self.add(Spec("layernorm", sel, lambda algo: L.LayerNorm(shape, wt, bt, eps, algorithm=algo, dtype=dt,
+                                                                         over_channels=True),
+                              [nchw], node.name, self.shapes.get(nchw)), users[0])
+            self.done[users[0]] = v
+            return v
+        return self.unary("layernorm", sel, lambda algo: L.LayerNorm(shape, wt, bt, eps, algorithm=algo, dtype=dt),
+                          x, node)
 
     def binary(self, op: str, x: Any, y: Any, node: torch.fx.Node) -> Any:
         if not isinstance(x, (Value, Param)) and not isinstance(y, (Value, Param)):
@@ -554,6 +586,24 @@ class GraphBuilder:
         specs = [self.specs[v - 1] for v in keep]
         inputs = [[new_id[u] for u in s.inputs] for s in specs]
         return specs, inputs, new_id[self.output]
+
+
+def _is_stochastic_depth(f: Any) -> bool:
+    """torchvision.ops.stochastic_depth (fx-wrapped, so it appears as a call)."""
+    return getattr(f, "__name__", "") == "stochastic_depth" and getattr(f, "__module__", "").startswith("torchvision")
+
+
+def _permute_dims(node: torch.fx.Node) -> Optional[Tuple[int, ...]]:
+    """The constant dims of a permute node, or None if it is not one."""
+    if node.op == "call_function" and node.target is torch.permute:
+        dims = _arg(node.args, node.kwargs, 1, "dims", None)
+    elif node.op == "call_method" and node.target == "permute":
+        dims = node.args[1] if len(node.args) == 2 and isinstance(node.args[1], (tuple, list)) else node.args[1:]
+    else:
+        return None
+    if not isinstance(dims, (tuple, list)) or not all(isinstance(d, int) for d in dims):
+        return None
+    return tuple(dims)
 
 
 class _Slot:

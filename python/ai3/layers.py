@@ -534,27 +534,32 @@ class Mean(Layer):
 
 
 class LayerNorm(Layer):
-    """``F.layer_norm`` over the trailing ``normalized_shape`` dims (ConvNeXt's channels-last blocks)."""
+    """``F.layer_norm`` over the trailing ``normalized_shape`` dims (ConvNeXt's channels-last blocks),
+    or with ``over_channels=True`` over dim 1 of an ``(N, C, ...)`` input (ConvNeXt's
+    LayerNorm2d, i.e. ``permute -> layer_norm -> permute`` without the two copies)."""
 
     op = "layernorm"
 
     def __init__(self, normalized_shape: Union[int, Sequence[int]], weight: Any = None, bias: Any = None,
-                 eps: float = 1e-5, *, algorithm: str = "default", dtype: Any = None) -> None:
+                 eps: float = 1e-5, *, algorithm: str = "default", dtype: Any = None,
+                 over_channels: bool = False) -> None:
         check_algorithm(self.op, algorithm)
         dt = _param_dtype(dtype, weight if weight is not None else "float32")
         shape = [int(normalized_shape)] if isinstance(normalized_shape, int) else [int(d) for d in normalized_shape]
         conv = lambda t: None if t is None else as_numpy_param(t, dt)  # noqa: E731
         has_params = weight is not None or bias is not None
-        super().__init__(_core.LayerNorm(shape, conv(weight), conv(bias), float(eps), algorithm, dt),
+        super().__init__(_core.LayerNorm(shape, conv(weight), conv(bias), float(eps), algorithm, dt,
+                                         bool(over_channels)),
                          dt if has_params else None)
-        self.normalized_shape, self.eps = tuple(shape), float(eps)
+        self.normalized_shape, self.eps, self.over_channels = tuple(shape), float(eps), bool(over_channels)
 
     @classmethod
     def from_torch(cls, module: nn.LayerNorm, algorithm: str = "default", *, dtype: Any = None) -> "LayerNorm":
         return cls(module.normalized_shape, module.weight, module.bias, module.eps, algorithm=algorithm, dtype=dtype)
 
     def _extra_repr(self) -> str:
-        return f"normalized_shape={self.normalized_shape}, eps={self.eps}"
+        extra = ", over_channels=True" if self.over_channels else ""
+        return f"normalized_shape={self.normalized_shape}, eps={self.eps}{extra}"
 
 
 class Constant(_MultiInput):

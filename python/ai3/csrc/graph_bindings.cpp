@@ -84,15 +84,15 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
     py::class_<LayerNormLayer, Layer, std::shared_ptr<LayerNormLayer>>(m, "LayerNorm")
         .def(py::init([h](const Shape &nshape, const std::optional<py::array> &weight,
                           const std::optional<py::array> &bias, double eps, const std::string &algorithm,
-                          const std::string &dtype) {
+                          const std::string &dtype, bool over_channels) {
                  DType d = h.parse_dtype(dtype);
                  std::optional<Tensor> w, b;
                  if (weight) w = h.owned(*weight, d);
                  if (bias) b = h.owned(*bias, d);
-                 return std::make_shared<LayerNormLayer>(nshape, w, b, eps, d, algorithm);
+                 return std::make_shared<LayerNormLayer>(nshape, w, b, eps, d, algorithm, over_channels);
              }),
              py::arg("normalized_shape"), py::arg("weight"), py::arg("bias"), py::arg("eps"), py::arg("algorithm"),
-             py::arg("dtype"));
+             py::arg("dtype"), py::arg("over_channels") = false);
     py::class_<ConstantLayer, Layer, std::shared_ptr<ConstantLayer>>(m, "Constant")
         .def(py::init([h](const py::array &value, const std::string &dtype) {
                  return std::make_shared<ConstantLayer>(h.owned(value, h.parse_dtype(dtype)));
