@@ -401,7 +401,7 @@ def test_tensor_on_another_device_is_refused():
 def test_large_batch_runs_in_cudnn_chunks(exact_torch):
     """A batch whose tensors exceed cuDNN's int32 element counts runs in chunks of images."""
     free, _ = torch.cuda.mem_get_info()
-    need = 2 * (2**31 + 2**20) * 4 * 2
+    need = 3 * (2**31 + 2**20) * 4 + 2**30  # input, ai3 and torch outputs, workspace
     if free < need:
         pytest.skip(f"needs {need / 2**30:.1f} GiB of free GPU memory")
     ref = nn.Conv2d(1, 1, 1, bias=False).cuda()
