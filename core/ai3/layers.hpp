@@ -18,6 +18,21 @@
 
 namespace ai3 {
 
+namespace detail {
+// Calls f(float{}) or f(double{}) for a dtype: kernels are templates on the element type.
+template <class F> void with_dtype(DType d, F &&f) {
+    if (d == DType::f32)
+        f(float{});
+    else
+        f(double{});
+}
+
+// Ops with one kernel: the meta names resolve to it.
+inline std::string resolve_simple(const std::string &algo) {
+    return (algo == "default" || algo == "guess") ? "direct" : algo;
+}
+} // namespace detail
+
 class Layer {
   public:
     explicit Layer(std::string algorithm) : algorithm_(std::move(algorithm)) {}
@@ -104,6 +119,17 @@ class Layer {
         }
         if (tag.compare(0, std::strlen(op()), op()) == 0) resolved_ = it->second.algorithm;
         return *static_cast<Kernel<Op, T> *>(it->second.kernel.get());
+    }
+
+    // One input, one output of as many elements, a single kernel (relu, flatten, reshape).
+    template <class Op> void run_unary(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
+        ElementwiseParams p{numel(in_shape)};
+        if (p.n == 0) return;
+        detail::with_dtype(dtype, [&](auto t) {
+            using T = decltype(t);
+            cached_kernel<Op, T>(op(), in_shape, p, dev, [&] { return detail::resolve_simple(algorithm_); })
+                .run({static_cast<const T *>(in), static_cast<T *>(out)});
+        });
     }
 
     std::string algorithm_;

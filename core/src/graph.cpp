@@ -9,17 +9,8 @@ namespace ai3 {
 
 namespace {
 
-template <class F> void with_dtype(DType d, F &&f) {
-    if (d == DType::f32)
-        f(float{});
-    else
-        f(double{});
-}
-
-// The graph ops have one kernel each; the meta names resolve to it.
-std::string resolve_simple(const std::string &algo) {
-    return (algo == "default" || algo == "guess") ? "direct" : algo;
-}
+using detail::resolve_simple;
+using detail::with_dtype;
 
 int64_t norm_dim(const char *op, int64_t d, int64_t rank) {
     AI3_CHECK(d >= -rank && d < rank, ValueError, op, " dim ", d, " is out of range for an input of rank ", rank);
@@ -373,13 +364,7 @@ Shape ReshapeLayer::out_shape_n(const std::vector<Shape> &in) const {
 }
 
 void ReshapeLayer::forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
-    ElementwiseParams p{numel(in_shape)};
-    if (p.n == 0) return;
-    with_dtype(dtype, [&](auto t) {
-        using T = decltype(t);
-        cached_kernel<Reshape, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in), static_cast<T *>(out)});
-    });
+    run_unary<Reshape>(in, in_shape, out, dtype, dev);
 }
 
 // ---- mean --------------------------------------------------------------------------------

@@ -19,12 +19,8 @@ std::string shape_str(const Shape &s) {
 
 namespace {
 
-template <class F> void with_dtype(DType d, F &&f) {
-    if (d == DType::f32)
-        f(float{});
-    else
-        f(double{});
-}
+using detail::resolve_simple;
+using detail::with_dtype;
 
 void check_image_rank(const char *op, const Shape &in) {
     AI3_CHECK(in.size() == 3 || in.size() == 4, ValueError, op, " expects a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape ",
@@ -46,12 +42,6 @@ Shape with_spatial(const Shape &in, int64_t C, int64_t P, int64_t Q) {
     out[out.size() - 2] = P;
     out[out.size() - 1] = Q;
     return out;
-}
-
-// Only conv2d has algorithms beyond "direct" so far; for the other ops the meta
-// names resolve to their single kernel.
-std::string resolve_simple(const std::string &algo) {
-    return (algo == "default" || algo == "guess") ? "direct" : algo;
 }
 
 // Hyper-parameters beyond 2^31 are never meaningful and would let size arithmetic
@@ -424,13 +414,7 @@ void AdaptiveAvgPool2dLayer::forward(const void *in, const Shape &in_shape, void
 }
 
 void ReLULayer::forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
-    ElementwiseParams p{numel(in_shape)};
-    if (p.n == 0) return;
-    with_dtype(dtype, [&](auto t) {
-        using T = decltype(t);
-        cached_kernel<ReLU, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in), static_cast<T *>(out)});
-    });
+    run_unary<ReLU>(in, in_shape, out, dtype, dev);
 }
 
 FlattenLayer::FlattenLayer(int64_t start_dim, int64_t end_dim, std::string algorithm)
@@ -455,13 +439,7 @@ Shape FlattenLayer::out_shape(const Shape &in) const {
 }
 
 void FlattenLayer::forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
-    ElementwiseParams p{numel(in_shape)};
-    if (p.n == 0) return;
-    with_dtype(dtype, [&](auto t) {
-        using T = decltype(t);
-        cached_kernel<Flatten, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in), static_cast<T *>(out)});
-    });
+    run_unary<Flatten>(in, in_shape, out, dtype, dev);
 }
 
 // ---- model ----------------------------------------------------------------------
