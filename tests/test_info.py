@@ -52,3 +52,51 @@ def test_public_names():
     for b in (ai3.using_sycl(), ai3.using_cudnn(), ai3.using_cublas(), ai3.using_mps_and_metal()):
         assert isinstance(b, bool)
     assert [d.name for d in ai3.devices()][0] == "cpu" or any(d.name == "cpu" for d in ai3.devices())
+
+
+_LAZY_SYCL = """
+import json, os, sys
+import torch
+from torch import nn
+import ai3
+from ai3 import _sycl_backend
+_sycl_backend._GPU_NODES = ()  # as on a machine without GPU device nodes
+measured = sys.argv[1]
+if measured != "none":
+    with open(os.path.join(os.environ["AI3_CACHE_DIR"], "sycl-measurements.json"), "w") as f:
+        json.dump({"cpu": 1.0, "opencl:cpu:0": 0.5 if measured == "sycl-faster" else 2.0}, f)
+m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+model = ai3.swap_backend(m)
+x = torch.randn(1, 3, 8, 8)
+assert torch.allclose(model(x), m(x), atol=1e-5)
+print(json.dumps({"device": model.device.backend, "sycl_loaded": "ai3._sycl" in sys.modules}))
+"""
+
+
+def _lazy_sycl_run(measured: str, tmp_path) -> dict:
+    import json
+    import os
+
+    env = dict(os.environ, AI3_CACHE_DIR=str(tmp_path))
+    env.pop("AI3_DEVICE", None)
+    r = subprocess.run([sys.executable, "-c", _LAZY_SYCL, measured], capture_output=True, text=True, timeout=300,
+                       cwd="/", env=env)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_cpu_model_does_not_load_the_sycl_runtime_without_gpus(tmp_path):
+    # The SYCL runtime costs ~100 MiB of resident memory; a CPU model only loads it when a
+    # SYCL device could be picked: a GPU could exist, or a SYCL CPU device was measured faster.
+    assert _lazy_sycl_run("none", tmp_path) == {"device": "cpu", "sycl_loaded": False}
+    assert _lazy_sycl_run("fallback-faster", tmp_path) == {"device": "cpu", "sycl_loaded": False}
+
+
+def test_cpu_model_loads_sycl_when_it_was_measured_faster(tmp_path):
+    from ai3 import _sycl_backend
+
+    if not _sycl_backend.sycl_devices() or "opencl:cpu:0" not in [d.name for d in _sycl_backend.sycl_devices()]:
+        import pytest
+
+        pytest.skip("needs the SYCL opencl:cpu:0 device")
+    assert _lazy_sycl_run("sycl-faster", tmp_path) == {"device": "sycl", "sycl_loaded": True}

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import atexit
 import functools
+import glob
 import importlib.metadata
 import json
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -263,8 +265,27 @@ def measure_cpu_devices(*, repeats: int = 5, save: bool = True) -> Dict[str, flo
     return out
 
 
+# Kernel-driver device nodes every SYCL GPU backend needs on Linux (Level Zero and
+# OpenCL GPUs: DRM render nodes; CUDA: /dev/nvidiaN; HIP: /dev/kfd).
+_GPU_NODES = ("/dev/dri/renderD*", "/dev/nvidia[0-9]*", "/dev/kfd")
+
+
+def gpu_nodes_present() -> bool:
+    """Whether a SYCL GPU could exist here (always True off Linux, where there is no cheap test)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(glob.glob(pattern) for pattern in _GPU_NODES)
+
+
 def default_for_cpu_params() -> Optional[Any]:
     """The SYCL device the default policy picks for CPU parameters, or None for the fallback."""
+    if not _loaded and not gpu_nodes_present():
+        # Only a SYCL CPU device measured faster than the fallback could win, and the
+        # measurements say which names could: without one, do not load the SYCL runtime
+        # just to ask (it costs ~100 MiB of resident memory and start-up time).
+        meas = load_measurements()
+        if choose_default([(name, "cpu") for name in meas if name != "cpu"], meas) == "cpu":
+            return None
     devs = sycl_devices()
     if not devs:
         return None
