@@ -257,17 +257,22 @@ def test_model_chain_of_every_layer(dtype):
             assert layer.resolved_algorithm in expected_algos, (layer, layer.resolved_algorithm)
 
 
+@pytest.mark.parametrize("act", ["relu", "relu6"])
 @pytest.mark.parametrize("relu_algorithm", ["default", "direct"])
 @pytest.mark.parametrize("algorithm", CONV_IMPLEMENTED)
-def test_model_fuses_conv_and_relu(algorithm, relu_algorithm):
-    # A negative bias makes the ReLU clip about half the outputs, so a missing or misplaced ReLU shows.
-    torch_model = nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 5, 1), nn.ReLU())
+def test_model_fuses_conv_and_relu(algorithm, relu_algorithm, act):
+    # A negative bias makes the ReLU clip about half the outputs, so a missing or misplaced ReLU shows;
+    # large weights push others above 6, so ReLU6's upper clamp shows too.
+    torch_act, ai3_act = (nn.ReLU, L.ReLU) if act == "relu" else (nn.ReLU6, L.ReLU6)
+    torch_model = nn.Sequential(nn.Conv2d(4, 6, 3, padding=1), torch_act(), nn.Conv2d(6, 5, 1), torch_act())
     with torch.no_grad():
         torch_model[0].bias.fill_(-0.2)
+        for conv in (torch_model[0], torch_model[2]):
+            conv.weight.mul_(8)
     x = randn(2, 4, 7, 9)
     expected = torch_model(x)
-    layers = [L.Conv2D.from_torch(torch_model[0], algorithm=algorithm), L.ReLU(algorithm=relu_algorithm),
-              L.Conv2D.from_torch(torch_model[2], algorithm=algorithm), L.ReLU(algorithm=relu_algorithm)]
+    layers = [L.Conv2D.from_torch(torch_model[0], algorithm=algorithm), ai3_act(algorithm=relu_algorithm),
+              L.Conv2D.from_torch(torch_model[2], algorithm=algorithm), ai3_act(algorithm=relu_algorithm)]
     model = ai3.Model(layers)
     if algorithm == "winograd":
         with pytest.raises(NotImplementedError, match="winograd"):  # the 1x1 conv
@@ -277,6 +282,7 @@ def test_model_fuses_conv_and_relu(algorithm, relu_algorithm):
         out = model(x)
     assert_layer_close(out, expected)
     assert (expected == 0).any()
+    assert act == "relu" or (expected == 6).any()
     want = "fused" if relu_algorithm == "default" else "direct"
     assert [layers[1].resolved_algorithm, layers[3].resolved_algorithm] == [want, want]
 
@@ -331,3 +337,50 @@ def test_graph_fuses_conv_and_relu_only_where_it_is_safe():
     ops = [(layer.op, layer.resolved_algorithm) for layer in model.layers]
     assert ops[:2] == [("conv2d", ops[0][1]), ("relu", "fused")], ops
     assert ("relu", "direct") in ops[2:], ops  # z has two readers: its ReLU ran on its own
+
+
+@pytest.mark.parametrize("algorithm", CONV_IMPLEMENTED)
+def test_graph_fuses_conv_and_relu6(algorithm):
+    # MobileNet's pattern: conv, BN (folded), ReLU6 with the conv's output read once.
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU6(),
+                        nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8), nn.ReLU6()).eval()
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, nn.Conv2d):
+                m.weight.mul_(6)
+                m.bias.fill_(-0.5)
+    x = randn(2, 3, 9, 7)
+    expected = net(x).detach()
+    model = ai3.swap_backend(net, {"conv2d": algorithm})
+    with forbid_torch_ops(MODEL_ATEN):
+        out = model(x)
+    assert_layer_close(out, expected)
+    assert (expected == 0).any() and (expected == 6).any()
+    ops = [(layer.op, layer.resolved_algorithm) for layer in model.layers]
+    assert [o for o in ops if o[0] == "relu6"] == [("relu6", "fused")] * 2, ops
+
+
+@pytest.mark.parametrize("form", ["chain", "graph"])
+def test_model_profile_times_each_layer(form):
+    torch_model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                nn.Linear(8 * 8 * 8, 5))
+    x = randn(2, 3, 16, 16)
+    expected = torch_model(x).detach()
+    if form == "chain":
+        model = ai3.Model([type_map(m) for m in torch_model])
+    else:
+        model = ai3.swap_backend(torch_model)
+        assert model.inputs is not None
+    prof = model.profile(x, repeats=3)
+    assert [p["index"] for p in prof] == list(range(len(model.layers)))
+    assert [p["op"] for p in prof] == [layer.op for layer in model.layers]
+    by_op = {p["op"]: p for p in prof}
+    assert by_op["relu"]["algorithm"] == "fused" and by_op["relu"]["ms"] == 0.0  # the conv applied it
+    assert by_op["flatten"]["ms"] == 0.0  # a view: no kernel ran
+    for op in ("conv2d", "maxpool2d", "linear"):
+        assert by_op[op]["ms"] > 0.0, prof
+    assert by_op["conv2d"]["algorithm"] in CONV_IMPLEMENTED
+    # profiling is switched off again and changes no result
+    assert_layer_close(model(x), expected)
+    with pytest.raises(ValueError, match="repeats"):
+        model.profile(x, repeats=0)

@@ -43,6 +43,9 @@ class PointwiseLayer final : public Layer {
     Shape out_shape(const Shape &in) const override { return in; }
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     bool elementwise() const override { return true; }
+    Activation as_epilogue() const override {
+        return kind_ == relu6 && algorithm() == "default" ? Activation::relu6 : Activation::none;
+    }
     Kind kind() const { return kind_; }
 
   private:
@@ -256,12 +259,19 @@ class Graph {
     };
     Plan plan(const Shape &in, DType dtype) const;
 
+    void set_profiling(bool on) {
+        std::lock_guard<std::mutex> lk(mu_);
+        times_.enable(on, layers_.size());
+    }
+    std::vector<double> layer_seconds() const { return times_.mean(); }
+
   private:
     void plan_fusion(const Device &dev);
     std::vector<std::shared_ptr<Layer>> layers_;
     std::vector<std::vector<int>> inputs_;
     int output_;
     std::optional<DType> dtype_;
+    LayerTimes times_;
 
     std::mutex mu_;
     bool planned_ = false;
@@ -269,8 +279,9 @@ class Graph {
     DType planned_dtype_ = DType::f32;
     Device planned_dev_;
     Plan plan_;
-    // fused_[i]: node i is a conv whose only reader, a ReLU left to ai3 ("default")
-    // writing in place, is applied by the conv's epilogue (CPU fallback only).
+    // fused_[i]: 1 + Activation for a conv whose only reader, an activation left to ai3
+    // ("default") writing in place, is applied by the conv's epilogue (CPU fallback
+    // only); 1 for that reader (skipped). Activation::relu is 1, so such convs are >= 2.
     std::vector<char> fused_;
     std::vector<DeviceBuffer> buffers_;
     DeviceBuffer in_buf_;

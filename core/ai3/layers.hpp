@@ -7,6 +7,7 @@
 #include "registry.hpp"
 #include "tensor.hpp"
 
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -68,6 +69,10 @@ class Layer {
     // Inputs that only give a shape (a view's size taken from another tensor): their
     // data is not read, so they do not keep a buffer alive.
     virtual bool reads_input(int) const { return true; }
+    // The activation a preceding convolution may apply in its epilogue instead of this
+    // layer (none: this layer must run itself). Only layers left to ai3's choice
+    // ("default") offer it: one asked to run "direct" does run.
+    virtual Activation as_epilogue() const { return Activation::none; }
 
     const std::string &algorithm() const { return algorithm_; }
     // The concrete algorithm the last forward ran ("" before the first run).
@@ -159,10 +164,12 @@ class Conv2dLayer final : public Layer {
     Shape out_shape(const Shape &in) const override;
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     void forward_with(const void *in, const Shape &in_shape, const void *weight, const void *bias, void *out,
-                      DType dtype, const Device &dev, uint64_t weight_version = 0, bool relu = false);
-    // forward() followed by a ReLU in the same pass over the output (CPU fallback only:
-    // other backends' kernels do not read Conv2dParams::relu).
-    void forward_relu(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev);
+                      DType dtype, const Device &dev, uint64_t weight_version = 0,
+                      Activation act = Activation::none);
+    // forward() followed by an activation in the same pass over the output (CPU fallback
+    // only: other backends' kernels do not read Conv2dParams::act).
+    void forward_fused(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev,
+                       Activation act);
     std::optional<DType> param_dtype() const override;
     std::string resolve_for(const Shape &in, DType dtype, const Device &dev) const override;
     // The key ai3.tune stores this layer's measured winner under, for this input.
@@ -182,7 +189,7 @@ class Conv2dLayer final : public Layer {
     std::string registry_name_for(const Shape &in, DType dtype, const Device &dev) const;
     template <class T>
     void run(const T *in, const Shape &in_shape, const T *w, const T *b, T *out, const Device &dev,
-             uint64_t weight_version, bool relu);
+             uint64_t weight_version, Activation act);
 
     Shape wshape_;
     bool has_bias_;
@@ -252,6 +259,9 @@ class ReLULayer final : public Layer {
     Shape out_shape(const Shape &in) const override { return in; }
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     bool elementwise() const override { return true; }
+    Activation as_epilogue() const override {
+        return algorithm() == "default" ? Activation::relu : Activation::none;
+    }
 };
 
 class FlattenLayer final : public Layer {
@@ -268,6 +278,44 @@ class FlattenLayer final : public Layer {
 
 // ---- model ----------------------------------------------------------------------
 
+// Per-layer wall time of Model/Graph runs, collected only while switched on
+// (ai3.Model.profile): a device backend is synchronised after each layer so each
+// time is that layer's own work, which is why it is off for normal runs.
+class LayerTimes {
+  public:
+    void enable(bool on, std::size_t n_layers) {
+        on_ = on;
+        if (on) {
+            seconds_.assign(n_layers, 0.0);
+            runs_ = 0;
+        }
+    }
+    bool on() const { return on_; }
+    void finish_run() { runs_ += on_; }
+    // Runs f as layer `layer`, timed when on.
+    template <class F> void run(std::size_t layer, DeviceOps *ops, const Device &dev, F &&f) {
+        if (!on_) {
+            f();
+            return;
+        }
+        auto t0 = std::chrono::steady_clock::now();
+        f();
+        if (ops) ops->synchronize(dev);
+        seconds_.at(layer) += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    // Mean seconds per run of each layer (0 for layers never run, e.g. fused or views).
+    std::vector<double> mean() const {
+        std::vector<double> m(seconds_);
+        for (double &v : m) v = runs_ ? v / double(runs_) : 0.0;
+        return m;
+    }
+
+  private:
+    bool on_ = false;
+    std::vector<double> seconds_;
+    int64_t runs_ = 0;
+};
+
 // A chain of layers run in one C++ call. Intermediate activations live in two
 // buffers planned once per (input shape, dtype, device) and reused; the output is
 // a fresh host tensor (callers keep it), the input is only read. On a backend
@@ -278,9 +326,15 @@ class Model {
     Tensor forward(const void *in, const Shape &in_shape, DType dtype, const Device &dev);
     Shape out_shape(const Shape &in) const;
     const std::vector<std::shared_ptr<Layer>> &layers() const { return layers_; }
+    void set_profiling(bool on) {
+        std::lock_guard<std::mutex> lk(mu_);
+        times_.enable(on, layers_.size());
+    }
+    std::vector<double> layer_seconds() const { return times_.mean(); }
 
   private:
     std::vector<std::shared_ptr<Layer>> layers_;
+    LayerTimes times_;
     std::mutex mu_;
     Shape planned_for_;
     DType planned_dtype_ = DType::f32;

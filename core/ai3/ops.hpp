@@ -6,6 +6,20 @@
 
 namespace ai3 {
 
+// A pointwise activation fused into a kernel's epilogue (ai3.Model applies the ReLU or
+// ReLU6 that directly follows a convolution while the conv writes its output, instead
+// of a second pass over it).
+enum class Activation : uint8_t { none = 0, relu = 1, relu6 = 2 };
+
+// The activation on a scalar or a GCC/clang vector of T (V{} is zero either way).
+template <class T, class V> inline V activate(Activation a, V v) {
+    if (a == Activation::none) return v;
+    const V zero{};
+    v = v > T(0) ? v : zero;
+    if (a == Activation::relu6) v = v < T(6) ? v : zero + T(6);
+    return v;
+}
+
 // Convolution with implicit zero padding: any input index outside [0,H)x[0,W) reads 0.
 // Only the leading pads are stored; P and Q (computed by the caller from both pads,
 // stride and dilation) fix the trailing ones, so asymmetric 'same' padding needs no
@@ -19,9 +33,10 @@ struct Conv2dParams {
     int64_t dil_h = 1, dil_w = 1;
     int64_t groups = 1;
     bool has_bias = false;
-    // Fused epilogue: y = max(0, conv + bias), for a conv a ReLU directly follows
-    // (ai3.Model fuses them so the output is written once, not re-read by a ReLU).
-    bool relu = false;
+    // Fused epilogue: y = act(conv + bias), for a conv a ReLU or ReLU6 directly follows
+    // (ai3.Model fuses them so the output is written once, not re-read). Only the CPU
+    // fallback's kernels read it; ai3 never fuses on other backends.
+    Activation act = Activation::none;
 };
 
 struct Conv2d {

@@ -646,10 +646,11 @@ void Graph::plan_fusion(const Device &dev) {
     for (int i = 0; i < n; ++i) {
         const int v = i + 1, j = reader[std::size_t(v)];
         if (!dynamic_cast<Conv2dLayer *>(layers_[i].get()) || v == output_ || readers[std::size_t(v)] != 1) continue;
-        if (!dynamic_cast<ReLULayer *>(layers_[j].get()) || layers_[j]->algorithm() != "default") continue;
+        const Activation act = layers_[j]->as_epilogue();
+        if (act == Activation::none) continue;
         if (plan_.slot[std::size_t(v)] < 0 || plan_.slot[std::size_t(j) + 1] != plan_.slot[std::size_t(v)]) continue;
-        fused_[std::size_t(i)] = 1;
-        fused_[std::size_t(j)] = 2;
+        fused_[std::size_t(i)] = char(1 + int(act));
+        fused_[std::size_t(j)] = 1;
     }
 }
 
@@ -696,15 +697,18 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
             ptrs.push_back(data(u));
             shapes.push_back(plan_.shapes[u]);
         }
-        if (fused_[i] == 2) { // a ReLU its conv already applied, in place
+        if (fused_[i] == 1) { // an activation its conv already applied, in place
             l.mark_fused();
             continue;
         }
         try {
-            if (fused_[i] == 1)
-                static_cast<Conv2dLayer &>(l).forward_relu(ptrs[0], shapes[0], data(v), dtype, dev);
-            else
-                l.forward_n(ptrs, shapes, data(v), dtype, dev);
+            times_.run(i, ops, dev, [&] {
+                if (fused_[i] >= 2)
+                    static_cast<Conv2dLayer &>(l).forward_fused(ptrs[0], shapes[0], data(v), dtype, dev,
+                                                                 Activation(fused_[i] - 1));
+                else
+                    l.forward_n(ptrs, shapes, data(v), dtype, dev);
+            });
         } catch (const ValueError &e) {
             throw ValueError(str("layer ", i, " (", l.op(), "): ", e.what()));
         }
@@ -718,6 +722,7 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
             std::memcpy(result.data(), data(output_), result.nbytes());
         }
     }
+    times_.finish_run();
     return result;
 }
 

@@ -205,11 +205,12 @@ void Layer::clear_cache() {
 
 template <class T>
 void Conv2dLayer::run(const T *in, const Shape &in_shape, const T *w, const T *b, T *out, const Device &dev,
-                      uint64_t weight_version, bool relu) {
-    AI3_CHECK(!relu || dev.backend == Backend::cpu, Unimplemented, "a fused conv2d+relu runs on the CPU fallback only");
+                      uint64_t weight_version, Activation act) {
+    AI3_CHECK(act == Activation::none || dev.backend == Backend::cpu, Unimplemented,
+              "a fused conv2d+activation runs on the CPU fallback only");
     Conv2dParams p = params_for(in_shape);
-    p.relu = relu;
-    const char *tag = relu ? "conv2d+relu" : "conv2d";
+    p.act = act;
+    const char *tag = act == Activation::none ? "conv2d" : act == Activation::relu ? "conv2d+relu" : "conv2d+relu6";
     if (p.N == 0) {
         // Nothing to compute, but an algorithm that refuses this layer still says so.
         cached_kernel<Conv2d, T>(tag, in_shape, p, dev,
@@ -256,20 +257,21 @@ void Conv2dLayer::forward(const void *in, const Shape &in_shape, void *out, DTyp
     forward_with(in, in_shape, weight_->data(), bias_ ? bias_->data() : nullptr, out, dtype, dev);
 }
 
-void Conv2dLayer::forward_relu(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
+void Conv2dLayer::forward_fused(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev,
+                                Activation act) {
     AI3_CHECK(weight_.has_value(), RuntimeError, "this conv2d layer borrows its parameters; call forward_with");
     AI3_CHECK(weight_->dtype() == dtype, TypeError, "conv2d input dtype ", dtype_name(dtype),
               " does not match the layer's parameter dtype ", dtype_name(weight_->dtype()));
-    forward_with(in, in_shape, weight_->data(), bias_ ? bias_->data() : nullptr, out, dtype, dev, 0, true);
+    forward_with(in, in_shape, weight_->data(), bias_ ? bias_->data() : nullptr, out, dtype, dev, 0, act);
 }
 
 void Conv2dLayer::forward_with(const void *in, const Shape &in_shape, const void *w, const void *b, void *out,
-                               DType dtype, const Device &dev, uint64_t weight_version, bool relu) {
+                               DType dtype, const Device &dev, uint64_t weight_version, Activation act) {
     AI3_CHECK(!has_bias_ || b != nullptr, ValueError, "conv2d layer has a bias but none was given");
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
         run<T>(static_cast<const T *>(in), in_shape, static_cast<const T *>(w), static_cast<const T *>(b),
-               static_cast<T *>(out), dev, weight_version, relu);
+               static_cast<T *>(out), dev, weight_version, act);
     });
 }
 
@@ -507,13 +509,12 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
             l.out_shape(shapes[i]); // validated; data unchanged
             continue;
         }
-        // conv2d then ReLU: one pass writes max(0, conv + bias) (the CPU kernels' epilogue).
+        // conv2d then ReLU/ReLU6: one pass writes act(conv + bias) (the CPU kernels' epilogue).
         auto *conv = dynamic_cast<Conv2dLayer *>(&l);
-        // Only a ReLU left to ai3's choice ("default"): one asked to run "direct" does.
-        const bool fuse = conv && dev.backend == Backend::cpu && i < last &&
-                          dynamic_cast<ReLULayer *>(layers_[i + 1].get()) != nullptr &&
-                          layers_[i + 1]->algorithm() == "default";
-        if (fuse) layers_[++i]->mark_fused(); // the ReLU is done by the conv
+        const Activation act = conv && dev.backend == Backend::cpu && i < last ? layers_[i + 1]->as_epilogue()
+                                                                               : Activation::none;
+        const bool fuse = act != Activation::none;
+        if (fuse) layers_[++i]->mark_fused(); // the activation is done by the conv
         void *dst;
         int dst_buf;
         if (i == last) {
@@ -526,10 +527,12 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
             dst_buf = cur_buf == 0 ? 1 : 0;
             dst = buffers_[dst_buf].data();
         }
-        if (fuse)
-            conv->forward_relu(cur, shapes[i - 1], dst, dtype, dev);
-        else
-            l.forward(cur, shapes[i], dst, dtype, dev);
+        times_.run(fuse ? i - 1 : i, ops, dev, [&] {
+            if (fuse)
+                conv->forward_fused(cur, shapes[i - 1], dst, dtype, dev, act);
+            else
+                l.forward(cur, shapes[i], dst, dtype, dev);
+        });
         cur = dst;
         cur_buf = dst_buf;
     }
@@ -537,6 +540,7 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
         ops->copy(result.data(), out_buf_.data(), result.nbytes(), dev);
         ops->synchronize(dev);
     }
+    times_.finish_run();
     return result;
 }
 

@@ -22,7 +22,7 @@ template <class T> struct DwVec {
 // NV vectors of virtual outputs at x0 (see below), accumulated over the taps at
 // offsets toff[0..taps), stored to vout.
 template <class T, int NV>
-inline void dw_block(const T *x0, const int64_t *toff, int64_t taps, const T *w, T bias, bool relu, T *vout) {
+inline void dw_block(const T *x0, const int64_t *toff, int64_t taps, const T *w, T bias, Activation act, T *vout) {
     using V = typename DwVec<T>::type;
     constexpr int L = AI3_FB_VBYTES / int(sizeof(T));
     V acc[NV];
@@ -36,8 +36,8 @@ inline void dw_block(const T *x0, const int64_t *toff, int64_t taps, const T *w,
             acc[v] += xv * wk;
         }
     }
-    if (relu)
-        for (int v = 0; v < NV; ++v) acc[v] = acc[v] > T(0) ? acc[v] : V{};
+    if (act != Activation::none)
+        for (int v = 0; v < NV; ++v) acc[v] = activate<T>(act, acc[v]);
     std::memcpy(vout, acc, sizeof(acc));
 }
 
@@ -90,8 +90,8 @@ template <class T> void conv2d_depthwise_impl(const Conv2dParams &p, const Conv2
             const T *w = a.weight + c * taps;
             const T bias = p.has_bias ? a.bias[c] : T(0);
             int64_t j = 0;
-            for (; j + NV * L <= jpad; j += NV * L) dw_block<T, NV>(buf + j, toff.data(), taps, w, bias, p.relu, vout + j);
-            for (; j < jpad; j += L) dw_block<T, 1>(buf + j, toff.data(), taps, w, bias, p.relu, vout + j);
+            for (; j + NV * L <= jpad; j += NV * L) dw_block<T, NV>(buf + j, toff.data(), taps, w, bias, p.act, vout + j);
+            for (; j < jpad; j += L) dw_block<T, 1>(buf + j, toff.data(), taps, w, bias, p.act, vout + j);
             T *out = a.output + nc * P * Q;
             for (int64_t op = 0; op < P; ++op)
                 for (int64_t q = 0; q < Q; ++q) out[op * Q + q] = vout[op * Wph + q];

@@ -54,7 +54,7 @@ template <class T> void conv2d_gemm(const Conv2dParams &p, const Conv2d::Args<T>
                 detail::im2col(p, in, 0, CRS, j0, len, buf, len);
                 gemm<T>(false, false, kpg, len, CRS, a.weight + g * kpg * CRS, CRS, buf, len, T(0), out, PQ);
             }
-            if (bias || p.relu) detail::epilogue_rows(bias ? bias + g * kpg : nullptr, p.relu, kpg, out, len, PQ);
+            if (bias || p.act != Activation::none) detail::epilogue_rows(bias ? bias + g * kpg : nullptr, p.act, kpg, out, len, PQ);
         }
     });
 }

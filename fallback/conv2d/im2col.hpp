@@ -68,22 +68,29 @@ void im2col(const Conv2dParams &p, const T *in, int64_t row_begin, int64_t row_e
 }
 
 // The conv epilogue on GEMM output rows: out[k][j] += bias[k] (bias may be null),
-// then max(0, .) when `relu`, for `rows` rows of length `len` (leading dim ld).
-template <class T> void epilogue_rows(const T *bias, bool relu, int64_t rows, T *out, int64_t len, int64_t ld) {
+// then the fused activation, for `rows` rows of length `len` (leading dim ld).
+template <class T> void epilogue_rows(const T *bias, Activation act, int64_t rows, T *out, int64_t len, int64_t ld) {
     for (int64_t k = 0; k < rows; ++k) {
         const T b = bias ? bias[k] : T(0);
         T *o = out + k * ld;
-        if (relu)
-            for (int64_t j = 0; j < len; ++j) o[j] = std::max(T(0), o[j] + b);
-        else
+        switch (act) {
+        case Activation::none:
             for (int64_t j = 0; j < len; ++j) o[j] += b;
+            break;
+        case Activation::relu:
+            for (int64_t j = 0; j < len; ++j) o[j] = activate<T>(Activation::relu, o[j] + b);
+            break;
+        case Activation::relu6:
+            for (int64_t j = 0; j < len; ++j) o[j] = activate<T>(Activation::relu6, o[j] + b);
+            break;
+        }
     }
 }
 
 // The bias-only/ReLU output of a conv with no input channels (cpg == 0).
 template <class T> T empty_conv_value(const Conv2dParams &p, const T *bias, int64_t k) {
     const T v = p.has_bias ? bias[k] : T(0);
-    return p.relu ? std::max(T(0), v) : v;
+    return activate<T>(p.act, v);
 }
 
 } // namespace ai3::fallback::detail

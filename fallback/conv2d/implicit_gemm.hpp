@@ -45,9 +45,9 @@ void conv2d_implicit(const Conv2dParams &p, const Conv2d::Args<T> &a, const Impl
         const ImplicitConvB<T> B{a.input + (n * p.C + g * cpg) * HW, shape, 0, table};
         // CRS == 0 (no input channels) leaves K = 0: the GEMM writes zeros.
         gemm_implicit_conv<T>(kpg, PQ, a.weight + g * kpg * CRS, CRS, B, T(0), out, PQ);
-        if (!bias && !p.relu) return;
+        if (!bias && p.act == Activation::none) return;
         auto rows = [&](int64_t b, int64_t e) {
-            epilogue_rows(bias ? bias + g * kpg + b : nullptr, p.relu, e - b, out + b * PQ, PQ, PQ);
+            epilogue_rows(bias ? bias + g * kpg + b : nullptr, p.act, e - b, out + b * PQ, PQ, PQ);
         };
         if (pooled)
             parallel_for(kpg, std::max<int64_t>(1, (int64_t(1) << 14) / PQ), rows);

@@ -38,10 +38,10 @@ template <class T> void conv2d_smm(const Conv2dParams &p, const Conv2d::Args<T> 
             } else {
                 gemm<T>(false, false, kpg, PQ, CRS, w, CRS, B, PQ, T(0), out, PQ);
             }
-            if (bias || p.relu) {
+            if (bias || p.act != Activation::none) {
                 const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / PQ);
                 parallel_for(kpg, grain, [&](int64_t b, int64_t e) {
-                    detail::epilogue_rows(bias ? bias + g * kpg + b : nullptr, p.relu, e - b, out + b * PQ, PQ, PQ);
+                    detail::epilogue_rows(bias ? bias + g * kpg + b : nullptr, p.act, e - b, out + b * PQ, PQ, PQ);
                 });
             }
         }

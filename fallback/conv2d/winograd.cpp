@@ -106,7 +106,7 @@ template <class T> detail::WgPlan make_plan(const Conv2dParams &p, Isa isa) {
     pl.pad_h = p.pad_h, pl.pad_w = p.pad_w;
     pl.G = p.groups, pl.cpg = p.C / p.groups, pl.kpg = p.K / p.groups;
     pl.has_bias = p.has_bias;
-    pl.relu = p.relu;
+    pl.act = p.act;
     pl.kb = isa_kb<T>(isa);
     pl.lanes = isa_lanes<T>(isa);
     pl.kpad = (pl.kpg + pl.kb - 1) / pl.kb * pl.kb;

@@ -187,7 +187,7 @@ void output_segment(const WgPlan &pl, const T *__restrict mk, int64_t mstride, i
             VecT<T> e[A], y[M];
             AI3_WG_UNROLL for (int j = 0; j < A; ++j) e[j] = vload(za + j * cap + t);
             AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = apply_row<T>(Mat::AT[bb], e) + vb;
-            if (pl.relu) AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = y[bb] > T(0) ? y[bb] : VecT<T>{};
+            if (pl.act != Activation::none) AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = activate<T>(pl.act, y[bb]);
             if (t + L <= full) {
                 VecT<T> o[M];
                 interleave<T, M>(y, o);

@@ -84,7 +84,7 @@ struct WgPlan {
     int64_t ldv = 0;            // columns of the widest tile block (multiple of lanes)
     int64_t scratch_elems = 0;  // per worker
     bool has_bias = false;
-    bool relu = false; // fused ReLU epilogue
+    Activation act = Activation::none; // fused epilogue
 };
 
 } // namespace ai3::fallback::detail

@@ -81,7 +81,7 @@ void ref_conv(const Conv2dParams &p, const std::vector<double> &in, const std::v
                                 sc += std::fabs(t);
                             }
                     size_t o = size_t(((n * p.K + k) * p.P + oh) * p.Q + ow);
-                    out[o] = p.relu ? std::max(0.0, acc) : acc; // the fused ReLU epilogue
+                    out[o] = activate<double>(p.act, acc); // the fused epilogue
                     scale[o] = sc;
                 }
         }
@@ -176,7 +176,7 @@ template <class T> void winograd_grid() {
                 p.Q = out_size(p.W, pd.l, pd.r, 3, 1, 1);
                 if (p.P == 0 || p.Q == 0) continue; // the layer rejects a too-small padded input
                 p.has_bias = count % 2 == 0;
-                p.relu = count % 3 == 0;
+                p.act = Activation(count % 3);
                 const std::string d = "grid N" + std::to_string(p.N) + " C" + std::to_string(p.C) + " K" +
                                       std::to_string(p.K) + " g" + std::to_string(p.groups) + " " +
                                       std::to_string(p.H) + "x" + std::to_string(p.W) + " pad(" +
@@ -270,16 +270,16 @@ template <class T> void conv_grid() {
                         p.P = out_size(p.H, pd.t, pd.b, p.R, p.stride_h, p.dil_h);
                         p.Q = out_size(p.W, pd.l, pd.r, p.S, p.stride_w, p.dil_w);
                         p.has_bias = bias;
-                        p.relu = count % 3 == 1;
+                        p.act = Activation((count + 2) % 3);
                         char d[256];
                         std::snprintf(d, sizeof d,
                                       "N%lld C%lld K%lld g%lld %lldx%lld s(%lld,%lld) pad(%lld,%lld,%lld,%lld) "
-                                      "dil(%lld,%lld) %lldx%lld->%lldx%lld bias%d relu%d",
+                                      "dil(%lld,%lld) %lldx%lld->%lldx%lld bias%d act%d",
                                       (long long)p.N, (long long)p.C, (long long)p.K, (long long)p.groups,
                                       (long long)p.R, (long long)p.S, (long long)p.stride_h, (long long)p.stride_w,
                                       (long long)pd.t, (long long)pd.l, (long long)pd.b, (long long)pd.r,
                                       (long long)p.dil_h, (long long)p.dil_w, (long long)p.H, (long long)p.W,
-                                      (long long)p.P, (long long)p.Q, int(bias), int(p.relu));
+                                      (long long)p.P, (long long)p.Q, int(bias), int(p.act));
                         test_conv<T>(p, d);
                     }
     // a few larger ones: wide channel counts (full register blocks), long rows, odd sizes
@@ -300,7 +300,7 @@ template <class T> void conv_grid() {
         p.N = bg.N, p.C = bg.C, p.K = bg.K, p.groups = bg.g, p.H = bg.H, p.W = bg.W, p.R = bg.R, p.S = bg.S;
         p.stride_h = bg.sh, p.stride_w = bg.sw, p.pad_h = bg.ph, p.pad_w = bg.pw, p.dil_h = bg.dh, p.dil_w = bg.dw;
         p.has_bias = bg.bias;
-        p.relu = (&bg - bigs) % 2 == 1;
+        p.act = Activation((&bg - bigs) % 3);
         p.P = out_size(p.H, p.pad_h, p.pad_h, p.R, p.stride_h, p.dil_h);
         p.Q = out_size(p.W, p.pad_w, p.pad_w, p.S, p.stride_w, p.dil_w);
         test_conv<T>(p, "big C" + std::to_string(p.C) + " K" + std::to_string(p.K) + " g" + std::to_string(p.groups) +

@@ -144,6 +144,8 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
         .def_property_readonly("layers", &Graph::layers)
         .def_property_readonly("inputs", &Graph::inputs)
         .def_property_readonly("output", &Graph::output)
+        .def("set_profiling", &Graph::set_profiling, py::arg("on"))
+        .def("layer_seconds", &Graph::layer_seconds)
         .def("out_shape", [](const Graph &g, const Shape &in) { return py::tuple(py::cast(g.out_shape(in))); })
         .def(
             "plan",

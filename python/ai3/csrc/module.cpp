@@ -357,6 +357,8 @@ PYBIND11_MODULE(_core, m) {
     py::class_<Model, std::shared_ptr<Model>>(m, "Model")
         .def(py::init<std::vector<std::shared_ptr<Layer>>>(), py::arg("layers"))
         .def_property_readonly("layers", &Model::layers)
+        .def("set_profiling", &Model::set_profiling, py::arg("on"))
+        .def("layer_seconds", &Model::layer_seconds)
         .def("out_shape", [](const Model &mo, const Shape &in) { return py::tuple(py::cast(mo.out_shape(in))); })
         .def(
             "forward",
