@@ -195,17 +195,7 @@ template <class T, int KB, int NV> void run_direct(const Conv2dParams &p, const 
                             T *o = outn + (k0 + kk) * PQ + pr * Q + q;
                             const T *src = tmp + kk * QB + jj;
                             const T bv = bias ? bias[k0 + kk] : T(0);
-                            switch (p.act) {
-                            case Activation::none:
-                                for (int64_t i = 0; i < valid; ++i) o[i] = src[i] + bv;
-                                break;
-                            case Activation::relu:
-                                for (int64_t i = 0; i < valid; ++i) o[i] = activate<T>(Activation::relu, src[i] + bv);
-                                break;
-                            case Activation::relu6:
-                                for (int64_t i = 0; i < valid; ++i) o[i] = activate<T>(Activation::relu6, src[i] + bv);
-                                break;
-                            }
+                            bias_act(src, bv, p.act, o, valid);
                         }
                         jj += run;
                         q += run;

@@ -67,24 +67,26 @@ void im2col(const Conv2dParams &p, const T *in, int64_t row_begin, int64_t row_e
     }
 }
 
+// out[j] = act(src[j] + b) for j < len (out may be src). One loop per activation, so
+// each is a plain vectorisable loop with no per-element branch.
+template <class T> void bias_act(const T *src, T b, Activation act, T *out, int64_t len) {
+    switch (act) {
+    case Activation::none:
+        for (int64_t j = 0; j < len; ++j) out[j] = src[j] + b;
+        break;
+    case Activation::relu:
+        for (int64_t j = 0; j < len; ++j) out[j] = activate<T>(Activation::relu, src[j] + b);
+        break;
+    case Activation::relu6:
+        for (int64_t j = 0; j < len; ++j) out[j] = activate<T>(Activation::relu6, src[j] + b);
+        break;
+    }
+}
+
 // The conv epilogue on GEMM output rows: out[k][j] += bias[k] (bias may be null),
 // then the fused activation, for `rows` rows of length `len` (leading dim ld).
 template <class T> void epilogue_rows(const T *bias, Activation act, int64_t rows, T *out, int64_t len, int64_t ld) {
-    for (int64_t k = 0; k < rows; ++k) {
-        const T b = bias ? bias[k] : T(0);
-        T *o = out + k * ld;
-        switch (act) {
-        case Activation::none:
-            for (int64_t j = 0; j < len; ++j) o[j] += b;
-            break;
-        case Activation::relu:
-            for (int64_t j = 0; j < len; ++j) o[j] = activate<T>(Activation::relu, o[j] + b);
-            break;
-        case Activation::relu6:
-            for (int64_t j = 0; j < len; ++j) o[j] = activate<T>(Activation::relu6, o[j] + b);
-            break;
-        }
-    }
+    for (int64_t k = 0; k < rows; ++k) bias_act(out + k * ld, bias ? bias[k] : T(0), act, out + k * ld, len);
 }
 
 // The bias-only/ReLU output of a conv with no input channels (cpg == 0).
