@@ -741,3 +741,16 @@ def test_torch_nodes_of_a_cuda_network_run_inside_a_cuda_graph(exact_torch):
     assert fast.device.backend == "cuda"
     assert [layer.op for layer in fast.layers].count("torch") == 3
     assert_network_close(fast(x).cpu(), expected)
+
+
+def test_models_benchmark_script_parses_and_explains_a_missing_gpu():
+    script = REPO / "benchmarks" / "cuda_models.py"
+    for bad, text in [(["--algorithm", "nope"], "unknown conv2d algorithm 'nope'"),
+                      (["--models", "resnet50", "no_such_net"], "unknown torchvision model(s): no_such_net"),
+                      (["--batches", "0"], "must be positive")]:
+        r = subprocess.run([sys.executable, str(script), *bad], capture_output=True, text=True, timeout=120, cwd="/")
+        assert r.returncode == 2 and text in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+    if not HAVE_GPU:
+        r = subprocess.run([sys.executable, str(script), "--models", "vgg16"], capture_output=True, text=True,
+                           timeout=120, cwd="/")
+        assert r.returncode == 1 and "needs a CUDA GPU" in r.stderr and "Traceback" not in r.stderr

@@ -1,8 +1,9 @@
 // mean on the GPU over a contiguous block of dims: input outer x reduce x inner -> outer x
 // inner. inner == 1 (the spatial mean of NCHW): a block per row; inner > 1: a tile of 32
 // inner positions per block (reduce.cuh). Sums are trees accumulated in double, as the CPU
-// fallback accumulates: the kernel is memory-bound, so the wider adds cost no time. An
-// empty reduction gives NaN, as torch's mean does.
+// fallback accumulates (the kernel is memory-bound: one add per element read, so the wider
+// adds should not be the limit; not yet measured on a GPU). An empty reduction gives NaN,
+// as torch's mean does.
 #include "reduce.cuh"
 
 #include <limits>
