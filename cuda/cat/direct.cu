@@ -1,6 +1,7 @@
 // cat on the GPU: every input is outer x inner[i]; output row o is the inputs' rows o back
 // to back. One strided copy kernel per input (the input array is a host array of device
 // pointers, so each launch takes its pointer by value), all on the device's stream.
+#include "graph_index.hpp"
 #include "kernels.hpp"
 
 #include <memory>
@@ -14,10 +15,8 @@ template <class T>
 __global__ void cat_copy_kernel(const T *__restrict__ in, T *__restrict__ out, int64_t outer, int64_t inner,
                                 int64_t row, int64_t off) {
     const int64_t total = outer * inner;
-    for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
-        const int64_t o = k / inner, j = k - o * inner;
-        out[o * row + off + j] = in[k];
-    }
+    for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x)
+        out[cat_dest(k, inner, row, off)] = in[k];
 }
 
 template <class T> class CatKernel final : public Kernel<Cat, T> {

@@ -1,5 +1,6 @@
 // split on the GPU: one piece of chunk/split (torch.narrow), copied dense. The input is
 // outer x dim x inner; the output is rows [start, start + len) of the middle dim.
+#include "graph_index.hpp"
 #include "kernels.hpp"
 
 namespace ai3::cuda {
@@ -8,11 +9,9 @@ namespace {
 
 // out[o, j] = in[o, start * inner + j] over outer rows of len * inner (grid-stride, 64-bit).
 template <class T> __global__ void split_kernel(SplitParams p, const T *__restrict__ in, T *__restrict__ out) {
-    const int64_t row = p.len * p.inner, total = p.outer * row;
-    for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
-        const int64_t o = k / row, j = k - o * row;
-        out[k] = in[(o * p.dim + p.start) * p.inner + j];
-    }
+    const int64_t total = p.outer * p.len * p.inner;
+    for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x)
+        out[k] = in[split_source(p, k)];
 }
 
 template <class T> void launch_split(const SplitParams &p, const T *in, T *out, cudaStream_t s) {
