@@ -128,6 +128,27 @@ AI3_INDEX_HD int64_t permute_offset(const PermuteWalk &w, int64_t i) {
     return off;
 }
 
+// A walk that is a batch of 2-D transposes: out[b, i, j] = in[b * sb + i + j * sj] over a
+// dense B x I x J output, i.e. the input's unit-stride dim is the output's second-to-last
+// (NCHW <-> NHWC). Such a permute is tiled through shared memory so both the reads and
+// the writes are coalesced. (Where the input's unit-stride dim stays innermost, as in
+// channel shuffle's transpose, one thread per element already reads contiguous runs.)
+struct Transpose {
+    int64_t B = 1, I = 0, J = 0, sb = 0, sj = 0;
+};
+
+inline bool as_transpose(const PermuteWalk &w, Transpose &t) {
+    if (w.rank == 2 && w.st[0] == 1) {
+        t = Transpose{1, w.shape[0], w.shape[1], 0, w.st[1]};
+        return true;
+    }
+    if (w.rank == 3 && w.st[1] == 1) {
+        t = Transpose{w.shape[0], w.shape[1], w.shape[2], w.st[0], w.st[2]};
+        return true;
+    }
+    return false;
+}
+
 // ---- split / cat -------------------------------------------------------------------------------
 
 // The input offset of dense output element k of a split piece (outer x len x inner of an

@@ -584,8 +584,14 @@ def _graph_op_cases():
           for d, s, n in [(1, 0, 2), (1, 2, 3), (-1, 1, 3), (0, 1, 1), (3, 0, 5)]]
     c += [pytest.param(_unary_case(lambda p=p: L.Permute(p), (2, 3, 4, 5), lambda x, p=p: x.permute(p).contiguous()),
                        id=f"permute-{p}") for p in [(0, 2, 3, 1), (0, 3, 1, 2), (3, 2, 1, 0), (0, 1, 2, 3)]]
+    # batches of 2-D transposes (the tiled kernel) with ragged 32 x 32 tiles on both sides
+    c += [pytest.param(_unary_case(lambda p=p: L.Permute(p), s, lambda x, p=p: x.permute(p).contiguous()),
+                       id=f"permute-tiled-{s}-{p}")
+          for s, p in [((2, 37, 9, 7), (0, 2, 3, 1)), ((3, 5, 6, 70), (0, 3, 1, 2)), ((33, 65), (1, 0))]]
     c.append(pytest.param(_unary_case(lambda: L.Permute.transpose(1, 2), (2, 3, 1, 5, 6),
                                       lambda x: x.transpose(1, 2).contiguous()), id="transpose-rank5"))
+    c.append(pytest.param(_unary_case(lambda: L.Permute.transpose(1, 2), (2, 2, 3, 4, 4),
+                                      lambda x: x.transpose(1, 2).contiguous()), id="channel-shuffle"))
     c.append(pytest.param(_unary_case(lambda: L.Reshape([(0, 0), 2, 2, -1]), (3, 4, 5, 6),
                                       lambda x: x.view(3, 2, 2, -1)), id="reshape"))
     mean_cases = [((2, 3, 4, 5), (2, 3), False), ((2, 3, 4, 5), (2, 3), True), ((2, 3, 4, 5), (1,), False),

@@ -70,7 +70,10 @@ void check_broadcast(int trial) {
     if (!ok) std::printf("FAIL broadcast trial %d (rank %d, merged rank %d)\n", trial, rank, c.rank);
 }
 
-void check_permute(int trial, std::vector<int64_t> shape = {}, std::vector<int> perm = {}, int want_rank = -1) {
+int g_transposes = 0;
+
+void check_permute(int trial, std::vector<int64_t> shape = {}, std::vector<int> perm = {}, int want_rank = -1,
+                   bool want_transpose = false) {
     if (shape.empty() && trial >= 0) {
         shape.resize(std::size_t(uniform(0, 6)));
         for (auto &d : shape) d = uniform(1, 4);
@@ -99,6 +102,18 @@ void check_permute(int trial, std::vector<int64_t> shape = {}, std::vector<int> 
             rem /= n;
         }
         ok = permute_offset(w, i) == e;
+    }
+    // The tiled kernel's view of it: out[(b * I + i) * J + j] = in[b * sb + i + j * sj].
+    Transpose t;
+    if (as_transpose(w, t)) {
+        ++g_transposes;
+        ok = ok && t.B * t.I * t.J == total;
+        for (int64_t b = 0; ok && b < t.B; ++b)
+            for (int64_t i = 0; ok && i < t.I; ++i)
+                for (int64_t j = 0; ok && j < t.J; ++j)
+                    ok = permute_offset(w, (b * t.I + i) * t.J + j) == b * t.sb + i + j * t.sj;
+    } else {
+        ok = ok && !want_transpose;
     }
     (ok ? g_pass : g_fail)++;
     if (!ok) std::printf("FAIL permute trial %d (rank %d, merged rank %d)\n", trial, rank, w.rank);
@@ -152,7 +167,11 @@ int main() {
     for (int t = 0; t < 300; ++t) check_split(t);
     for (int t = 0; t < 300; ++t) check_cat(t);
     // The merges the kernels rely on: NCHW -> NHWC is a 3-D walk, the identity a 1-D copy.
-    check_permute(-1, {2, 3, 4, 5}, {0, 2, 3, 1}, 3);
+    check_permute(-1, {2, 3, 4, 5}, {0, 2, 3, 1}, 3, true); // NCHW -> NHWC, ConvNeXt
+    check_permute(-1, {2, 4, 5, 3}, {0, 3, 1, 2}, 3, true); // and back
+    // channel shuffle's transpose keeps H*W innermost: no tiles needed, reads stay contiguous
+    check_permute(-1, {2, 2, 3, 4, 4}, {0, 2, 1, 3, 4}, 4, false);
+    check_permute(-1, {7, 9}, {1, 0}, 2, true);
     check_permute(-1, {2, 3, 4, 5}, {0, 1, 2, 3}, 1);
     check_permute(-1, {2, 1, 4, 5}, {0, 2, 3, 1}, 1); // a size-1 dim moving is no transpose
     // An SE gate (N, C, H, W) * (N, C, 1, 1) merges to (N*C, H*W).
@@ -169,6 +188,6 @@ int main() {
         (ok ? g_pass : g_fail)++;
         if (!ok) std::printf("FAIL SE gate merge: rank %d\n", c.rank);
     }
-    std::printf("%d passed, %d failed\n", g_pass, g_fail);
+    std::printf("%d passed, %d failed (%d permutes checked as tiled transposes)\n", g_pass, g_fail, g_transposes);
     return g_fail ? 1 : 0;
 }
