@@ -760,3 +760,9 @@ def test_models_benchmark_script_parses_and_explains_a_missing_gpu():
         r = subprocess.run([sys.executable, str(script), "--models", "vgg16"], capture_output=True, text=True,
                            timeout=120, cwd="/")
         assert r.returncode == 1 and "needs a CUDA GPU" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_gpu_check_script_parses():
+    """benchmarks/cuda_check.sh (build, GPU tests, models check in one go) is valid bash."""
+    r = subprocess.run(["bash", "-n", str(REPO / "benchmarks" / "cuda_check.sh")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
