@@ -675,6 +675,50 @@ def test_graph_op_on_cuda_matches_torch(case, dtype):
     assert_layer_close(model(xs_cuda[0]).cpu(), expected, msg="in place")
 
 
+def _run_layer_on_cuda(layer, *xs):
+    """One layer on CUDA tensors (device pointers, torch's stream); returns the output."""
+    out = torch.empty(layer.out_shape(*[tuple(x.shape) for x in xs]) if len(xs) > 1
+                      else layer.out_shape(tuple(xs[0].shape)), dtype=xs[0].dtype, device="cuda")
+    layer._core.forward_n([x.data_ptr() for x in xs], [list(x.shape) for x in xs], out.data_ptr(),
+                          str(xs[0].dtype).replace("torch.", ""), resolve_device("cuda").core)
+    return out
+
+
+@needs_gpu
+def test_graph_ops_beyond_one_grid():
+    """Grids are capped at 2^20 blocks and the kernels loop over the rest: rows, tiles and
+    transposes past the cap are all computed."""
+    L = ai3.layers
+    g = torch.Generator("cuda").manual_seed(3)
+    rows = (1 << 20) + 5
+    x = torch.randn(rows, 7, device="cuda", generator=g)
+    assert_layer_close(_run_layer_on_cuda(L.Mean((1,), False), x).cpu(), x.mean(1).cpu())
+    assert_layer_close(_run_layer_on_cuda(L.LayerNorm((7,)), x).cpu(), F.layer_norm(x, (7,)).cpu())
+    y = torch.randn((1 << 20) + 1, 2, 33, device="cuda", generator=g)  # 2^21 + 2 tiles of 32 columns
+    assert_layer_close(_run_layer_on_cuda(L.Mean((1,), True), y).cpu(), y.mean(1, keepdim=True).cpu())
+    assert_layer_close(_run_layer_on_cuda(L.LayerNorm(2, over_channels=True), y).cpu(),
+                       F.layer_norm(y.transpose(1, 2), (2,)).transpose(1, 2).cpu())
+    z = torch.randn((1 << 18) + 1, 33, 33, device="cuda", generator=g)  # 4 * (2^18 + 1) transpose tiles
+    assert torch.equal(_run_layer_on_cuda(L.Permute((0, 2, 1)), z), z.transpose(1, 2).contiguous())
+
+
+@needs_gpu
+def test_elementwise_beyond_int32_elements():
+    """64-bit indices: an add and a broadcast mul over more than 2^31 elements."""
+    n = 33 * ((1 << 31) // 33 + 1)  # rows of 33, past 2^31 in all
+    free, _ = torch.cuda.mem_get_info()
+    if free < 3 * n * 4 + (1 << 30):
+        pytest.skip(f"needs {3 * n * 4 / 2**30:.1f} GiB of free GPU memory")
+    L = ai3.layers
+    a = torch.rand(n, device="cuda")
+    b = torch.rand(33, device="cuda")
+    out = _run_layer_on_cuda(L.Mul(), a.view(-1, 33), b)
+    assert torch.equal(out.view(-1), (a.view(-1, 33) * b).view(-1))
+    del out
+    c = _run_layer_on_cuda(L.Add(), a, a)
+    assert torch.equal(c[-100:], a[-100:] * 2) and torch.equal(c[:100], a[:100] * 2)
+
+
 @needs_gpu
 @pytest.mark.parametrize("name,kw,size", GRAPH_MODELS, ids=[m[0] for m in GRAPH_MODELS])
 def test_swap_backend_graph_models_on_cuda_match_torch(name, kw, size, exact_torch):
