@@ -6,9 +6,12 @@
 #   2. runs tests/test_cuda.py, whose GPU tests skip nowhere a GPU is usable (every op x
 #      dtype of the graph form and the issue-7 networks against torch on the GPU),
 #   3. runs benchmarks/cuda_models.py: swap_backend on "cuda" vs torch eager, accuracy
-#      and latency (resnet50, mobilenet_v2, vgg16 at batch 1).
+#      and latency (resnet50, mobilenet_v2, vgg16 at batch 1),
+#   4. where compute-sanitizer is installed (AI3_CHECK_SANITIZE=0 skips it): the float32
+#      graph-op tests under memcheck (out-of-bounds and misaligned accesses) and the
+#      shared-memory kernels (mean, layernorm, tiled permute) under racecheck.
 # Logs and the benchmark's JSON go to $OUT (or /tmp/ai3-cuda-check). Exit status: 0 when all
-# three pass, else the first failure's step number.
+# pass, else the first failing step's number (1 also when no GPU is usable).
 #
 #   bash benchmarks/cuda_check.sh                      # everything
 #   bash benchmarks/cuda_check.sh -k "graph or swap"   # extra arguments go to pytest
@@ -50,6 +53,24 @@ echo "== 3. benchmarks/cuda_models.py"
 "$PY" benchmarks/cuda_models.py --json "$out/cuda_models.json" 2>&1 | tee "$out/cuda_models.log"
 bench_rc=${PIPESTATUS[0]}
 
-echo "== tests exit $tests_rc, models check exit $bench_rc; logs in $out"
+san_rc=0
+san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+if [ "${AI3_CHECK_SANITIZE:-1}" != "0" ] && [ -n "$san" ]; then
+  echo "== 4. compute-sanitizer (memcheck, racecheck) on the graph-op tests"
+  for tool in memcheck racecheck; do
+    sel="graph_op_on and float32"
+    [ "$tool" = racecheck ] && sel="graph_op_on and float32 and (mean or layernorm or permute)"
+    "$san" --tool "$tool" --target-processes all --error-exitcode 9 \
+      "$PY" -m pytest tests/test_cuda.py -q -p no:cacheprovider -x -k "$sel" >"$out/sanitizer-$tool.log" 2>&1
+    rc=$?
+    tail -5 "$out/sanitizer-$tool.log"
+    [ "$rc" -eq 0 ] || { san_rc=$rc; echo "compute-sanitizer $tool: exit $rc (see $out/sanitizer-$tool.log)"; }
+  done
+else
+  echo "== 4. compute-sanitizer skipped (${san:-not installed})"
+fi
+
+echo "== tests exit $tests_rc, models check exit $bench_rc, sanitizer exit $san_rc; logs in $out"
 [ "$tests_rc" -eq 0 ] || exit 2
 [ "$bench_rc" -eq 0 ] || exit 3
+[ "$san_rc" -eq 0 ] || exit 4
