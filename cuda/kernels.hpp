@@ -29,6 +29,23 @@ template <class T> KernelPtr<ReLU, T> make_relu_direct(const ElementwiseParams &
 template <class T> KernelPtr<Flatten, T> make_flatten_direct(const ElementwiseParams &, const Device &);
 template <class T> KernelPtr<Pad2d, T> make_pad2d_direct(const Pad2dParams &, const Device &);
 
+// ---- graph ops (ai3.Model's graph form), one file each under <op>/direct.cu --------------
+template <class T> KernelPtr<BatchNorm2d, T> make_batchnorm2d_direct(const BatchNorm2dParams &, const Device &);
+template <class T> KernelPtr<Add, T> make_add_direct(const BinaryParams &, const Device &);
+template <class T> KernelPtr<Mul, T> make_mul_direct(const BinaryParams &, const Device &);
+template <class T> KernelPtr<Cat, T> make_cat_direct(const CatParams &, const Device &);
+template <class T> KernelPtr<Split, T> make_split_direct(const SplitParams &, const Device &);
+template <class T> KernelPtr<Permute, T> make_permute_direct(const PermuteParams &, const Device &);
+template <class T> KernelPtr<Reshape, T> make_reshape_direct(const ElementwiseParams &, const Device &);
+template <class T> KernelPtr<Mean, T> make_mean_direct(const MeanParams &, const Device &);
+template <class T> KernelPtr<LayerNorm, T> make_layernorm_direct(const LayerNormParams &, const Device &);
+template <class T> KernelPtr<ReLU6, T> make_relu6_direct(const ElementwiseParams &, const Device &);
+template <class T> KernelPtr<Hardswish, T> make_hardswish_direct(const ElementwiseParams &, const Device &);
+template <class T> KernelPtr<Hardsigmoid, T> make_hardsigmoid_direct(const ElementwiseParams &, const Device &);
+template <class T> KernelPtr<SiLU, T> make_silu_direct(const ElementwiseParams &, const Device &);
+template <class T> KernelPtr<Sigmoid, T> make_sigmoid_direct(const ElementwiseParams &, const Device &);
+template <class T> KernelPtr<Gelu, T> make_gelu_direct(const GeluParams &, const Device &);
+
 // Launchers other kernels reuse (stream-ordered, device pointers only).
 template <class T> void launch_pad2d(const Pad2dParams &p, const T *in, T *out, cudaStream_t s);
 

@@ -73,6 +73,37 @@ void register_cuda(Registry &r) {
     r.add<Flatten, double>("direct", B, &make_flatten_direct<double>);
     r.add<Pad2d, float>("direct", B, &make_pad2d_direct<float>);
     r.add<Pad2d, double>("direct", B, &make_pad2d_direct<double>);
+    // The graph ops (ai3.Model's graph form: swap_backend of ResNets, MobileNets, ConvNeXt, ...).
+    r.add<BatchNorm2d, float>("direct", B, &make_batchnorm2d_direct<float>);
+    r.add<BatchNorm2d, double>("direct", B, &make_batchnorm2d_direct<double>);
+    r.add<Add, float>("direct", B, &make_add_direct<float>);
+    r.add<Add, double>("direct", B, &make_add_direct<double>);
+    r.add<Mul, float>("direct", B, &make_mul_direct<float>);
+    r.add<Mul, double>("direct", B, &make_mul_direct<double>);
+    r.add<Cat, float>("direct", B, &make_cat_direct<float>);
+    r.add<Cat, double>("direct", B, &make_cat_direct<double>);
+    r.add<Split, float>("direct", B, &make_split_direct<float>);
+    r.add<Split, double>("direct", B, &make_split_direct<double>);
+    r.add<Permute, float>("direct", B, &make_permute_direct<float>);
+    r.add<Permute, double>("direct", B, &make_permute_direct<double>);
+    r.add<Reshape, float>("direct", B, &make_reshape_direct<float>);
+    r.add<Reshape, double>("direct", B, &make_reshape_direct<double>);
+    r.add<Mean, float>("direct", B, &make_mean_direct<float>);
+    r.add<Mean, double>("direct", B, &make_mean_direct<double>);
+    r.add<LayerNorm, float>("direct", B, &make_layernorm_direct<float>);
+    r.add<LayerNorm, double>("direct", B, &make_layernorm_direct<double>);
+    r.add<ReLU6, float>("direct", B, &make_relu6_direct<float>);
+    r.add<ReLU6, double>("direct", B, &make_relu6_direct<double>);
+    r.add<Hardswish, float>("direct", B, &make_hardswish_direct<float>);
+    r.add<Hardswish, double>("direct", B, &make_hardswish_direct<double>);
+    r.add<Hardsigmoid, float>("direct", B, &make_hardsigmoid_direct<float>);
+    r.add<Hardsigmoid, double>("direct", B, &make_hardsigmoid_direct<double>);
+    r.add<SiLU, float>("direct", B, &make_silu_direct<float>);
+    r.add<SiLU, double>("direct", B, &make_silu_direct<double>);
+    r.add<Sigmoid, float>("direct", B, &make_sigmoid_direct<float>);
+    r.add<Sigmoid, double>("direct", B, &make_sigmoid_direct<double>);
+    r.add<Gelu, float>("direct", B, &make_gelu_direct<float>);
+    r.add<Gelu, double>("direct", B, &make_gelu_direct<double>);
     r.set_device_ops(B, std::make_shared<CudaDeviceOps>());
 }
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ai3
-from ai3.devices import cuda_unusable_reason
+from ai3.devices import cuda_unusable_reason, resolve_device
 from helpers import (
     CONV_ATEN,
     DTYPES,
@@ -455,3 +455,358 @@ def test_library_errors_carry_the_library_message(library, code, cls, text):
         cuda_mod._raise_status(library, code)
     assert "(in " in str(e.value)  # names the failing call
     cuda_mod._raise_status(library, 0)  # success raises nothing
+
+
+# ---- the graph ops (swap_backend's graph form) on CUDA --------------------------------------------
+
+GRAPH_OPS = ("batchnorm2d", "add", "mul", "cat", "split", "permute", "reshape", "mean", "layernorm", "relu6",
+             "hardswish", "hardsigmoid", "silu", "sigmoid", "gelu")
+#: ops a graph runs without a kernel (ai3's core copies a constant through the backend's DeviceOps)
+KERNEL_FREE = ("constant",)
+#: (name, constructor kwargs, input size) of the networks issue 7 requires on every device backend
+GRAPH_MODELS = [
+    ("resnet18", {}, 32),
+    ("mobilenet_v3_small", {}, 32),
+    ("efficientnet_b0", {}, 32),
+    ("densenet121", {}, 32),
+    ("shufflenet_v2_x1_0", {}, 32),
+    ("convnext_tiny", {}, 32),
+    ("googlenet", {"aux_logits": False, "init_weights": True}, 32),
+]
+
+
+def _cuda_entries():
+    return {(op, a, d) for op, a, b, d in ai3._core.registry_entries() if b == "cuda"}
+
+
+@needs_build
+def test_module_registers_every_graph_op():
+    import ai3._cuda  # noqa: F401
+
+    entries = _cuda_entries()
+    for op in GRAPH_OPS:
+        for dt in ("float32", "float64"):
+            assert (op, "direct", dt) in entries, (op, dt)
+    # Nothing the CPU backend can run is missing on CUDA, in either dtype.
+    cpu = {(op, d) for op, a, b, d in ai3._core.registry_entries() if b == "cpu"}
+    assert cpu <= {(op, d) for op, _, d in entries}, sorted(cpu - {(op, d) for op, _, d in entries})
+
+
+@needs_build
+@pytest.mark.parametrize("name,kw,size", GRAPH_MODELS, ids=[m[0] for m in GRAPH_MODELS])
+def test_every_layer_of_the_graph_models_has_a_cuda_kernel(name, kw, size):
+    """What swap_backend builds for each network resolves to a registered CUDA kernel in both
+    dtypes (the kernels themselves run in the GPU tests below)."""
+    import ai3._cuda  # noqa: F401
+    from test_models import make
+
+    entries = _cuda_entries()
+    fast = ai3.swap_backend(make(name, kw, size), sample_input_shape=(1, 3, size, size))
+    ops = {layer.op for layer in fast.layers}
+    assert "torch" not in ops
+    for layer in fast.layers:
+        if layer.op in KERNEL_FREE:
+            continue
+        algo = layer.algorithm if layer.op == "conv2d" else "direct"
+        for dt in ("float32", "float64"):
+            assert (layer.op, algo, dt) in entries, (name, layer.op, algo, dt)
+
+
+def _bn_case(shape):
+    def make(dtype):
+        bn = nn.BatchNorm2d(shape[-3]).to(dtype).eval()
+        with torch.no_grad():
+            bn.running_mean.copy_(randn(shape[-3], dtype=dtype, seed=7))
+            bn.running_var.copy_(randn(shape[-3], dtype=dtype, seed=8).abs() + 0.1)
+            bn.weight.copy_(randn(shape[-3], dtype=dtype, seed=9))
+            bn.bias.copy_(randn(shape[-3], dtype=dtype, seed=10))
+        layer = ai3.layers.BatchNorm2D.from_torch(bn)
+        # torch's reference runs where its input is (built here without a GPU for the coverage test)
+        ref = (lambda x: bn.to(x.device)(x.unsqueeze(0)).squeeze(0)) if len(shape) == 3 else (lambda x: bn.to(x.device)(x))
+        return layer, [randn(*shape, dtype=dtype)], ref
+    return make
+
+
+def _binary_case(op, a, b):
+    def make(dtype):
+        layer = ai3.layers.Add() if op == "add" else ai3.layers.Mul()
+        xs = [randn(*a, dtype=dtype, seed=1), randn(*b, dtype=dtype, seed=2)]
+        return layer, xs, (lambda x, y: x + y) if op == "add" else (lambda x, y: x * y)
+    return make
+
+
+def _cat_case(dim, sizes):
+    def make(dtype):
+        xs = []
+        for i, n in enumerate(sizes):
+            s = [2, 3, 4, 5]
+            s[dim] = n
+            xs.append(randn(*s, dtype=dtype, seed=i))
+        return ai3.layers.Cat(dim), xs, lambda *t: torch.cat(t, dim)
+    return make
+
+
+def _unary_case(layer_fn, shape, ref, scale=1.0, shift=0.0):
+    def make(dtype):
+        return layer_fn(), [randn(*shape, dtype=dtype) * scale + shift], ref
+    return make
+
+
+def _layernorm_case(shape, norm, affine, over_channels=False):
+    def make(dtype):
+        d = (shape[1],) if over_channels else norm
+        w = randn(*d, dtype=dtype, seed=5) if affine else None
+        b = randn(*d, dtype=dtype, seed=6) if affine else None
+        layer = ai3.layers.LayerNorm(d, w, b, 1e-6, over_channels=over_channels)
+        def on(t, x):
+            return None if t is None else t.to(x.device)
+
+        if over_channels:
+            perm = (0,) + tuple(range(2, len(shape))) + (1,)
+            back = (0, len(shape) - 1) + tuple(range(1, len(shape) - 1))
+            ref = lambda x: F.layer_norm(x.permute(perm), d, on(w, x), on(b, x), 1e-6).permute(back)  # noqa: E731
+        else:
+            ref = lambda x: F.layer_norm(x, d, on(w, x), on(b, x), 1e-6)  # noqa: E731
+        return layer, [randn(*shape, dtype=dtype) * 3 + 1], ref
+    return make
+
+
+def _graph_op_cases():
+    from test_graph_ops import BROADCAST
+
+    L = ai3.layers
+    c = [pytest.param(_bn_case(s), id=f"batchnorm2d-{s}") for s in [(2, 4, 3, 5), (4, 3, 5), (3, 70, 1, 1)]]
+    c += [pytest.param(_binary_case(op, a, b), id=f"{op}-{a}-{b}") for op in ("add", "mul") for a, b in BROADCAST]
+    c += [pytest.param(_cat_case(d, sizes), id=f"cat-{d}-{sizes}")
+          for d, sizes in [(0, (1, 2, 3)), (1, (1, 0, 2)), (-1, (3, 1, 5)), (2, (4,))]]
+    c += [pytest.param(_unary_case(lambda d=d, s=s, n=n: L.Split(d, s, n), (2, 5, 3, 5),
+                                   lambda x, d=d, s=s, n=n: x.narrow(d, s, n).contiguous()), id=f"split-{d}-{s}-{n}")
+          for d, s, n in [(1, 0, 2), (1, 2, 3), (-1, 1, 3), (0, 1, 1), (3, 0, 5)]]
+    c += [pytest.param(_unary_case(lambda p=p: L.Permute(p), (2, 3, 4, 5), lambda x, p=p: x.permute(p).contiguous()),
+                       id=f"permute-{p}") for p in [(0, 2, 3, 1), (0, 3, 1, 2), (3, 2, 1, 0), (0, 1, 2, 3)]]
+    # batches of 2-D transposes (the tiled kernel) with ragged 32 x 32 tiles on both sides
+    c += [pytest.param(_unary_case(lambda p=p: L.Permute(p), s, lambda x, p=p: x.permute(p).contiguous()),
+                       id=f"permute-tiled-{s}-{p}")
+          for s, p in [((2, 37, 9, 7), (0, 2, 3, 1)), ((3, 5, 6, 70), (0, 3, 1, 2)), ((33, 65), (1, 0))]]
+    c.append(pytest.param(_unary_case(lambda: L.Permute.transpose(1, 2), (2, 3, 1, 5, 6),
+                                      lambda x: x.transpose(1, 2).contiguous()), id="transpose-rank5"))
+    c.append(pytest.param(_unary_case(lambda: L.Permute.transpose(1, 2), (2, 2, 3, 4, 4),
+                                      lambda x: x.transpose(1, 2).contiguous()), id="channel-shuffle"))
+    c.append(pytest.param(_unary_case(lambda: L.Reshape([(0, 0), 2, 2, -1]), (3, 4, 5, 6),
+                                      lambda x: x.view(3, 2, 2, -1)), id="reshape"))
+    mean_cases = [((2, 3, 4, 5), (2, 3), False), ((2, 3, 4, 5), (2, 3), True), ((2, 3, 4, 5), (1,), False),
+                  ((2, 3, 4, 5), (0, 1, 2, 3), False), ((2, 7, 33, 31), (2, 3), True),  # rows of 1023 > 256 threads
+                  ((3, 50, 37), (1,), False)]  # a middle dim: tiles of 32 columns, the last one partial
+    c += [pytest.param(_unary_case(lambda d=d, k=k: L.Mean(d, k), s, lambda x, d=d, k=k: x.mean(d, keepdim=k)),
+                       id=f"mean-{s}-{d}-{k}") for s, d, k in mean_cases]
+    c += [pytest.param(_layernorm_case(s, n, aff), id=f"layernorm-{s}-{n}-{aff}")
+          for s, n in [((2, 4, 5, 8), (8,)), ((2, 4, 5, 8), (5, 8)), ((3, 1000), (1000,))] for aff in (True, False)]
+    c += [pytest.param(_layernorm_case(s, None, aff, over_channels=True), id=f"layernorm2d-{s}-{aff}")
+          for s in [(2, 8, 5, 7), (1, 3, 300), (2, 6, 1, 1)] for aff in (True, False)]
+    pointwise = [(L.ReLU6, F.relu6), (L.Hardswish, F.hardswish), (L.Hardsigmoid, F.hardsigmoid), (L.SiLU, F.silu),
+                 (L.Sigmoid, torch.sigmoid), (lambda: L.GELU("none"), lambda x: F.gelu(x)),
+                 (lambda: L.GELU("tanh"), lambda x: F.gelu(x, approximate="tanh"))]
+    names = ["relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "gelu", "gelu-tanh"]
+    c += [pytest.param(_unary_case(cls, (3, 5, 67), ref, scale=4.0), id=name)
+          for (cls, ref), name in zip(pointwise, names)]
+    return c
+
+
+GRAPH_CASES = _graph_op_cases()
+#: ops whose graph node may write over a dying first input of the output's shape
+IN_PLACE = ("batchnorm2d", "add", "mul", "layernorm", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "gelu")
+
+
+def test_graph_op_cases_cover_every_graph_op():
+    """The GPU cases below test every graph op; their torch references are right on the CPU."""
+    made = set()
+    for case in GRAPH_CASES:
+        layer, xs, ref = case.values[0](torch.float64)
+        made.add(layer.op)
+        with torch.no_grad():
+            expected = ref(*xs)
+        shapes = [tuple(x.shape) for x in xs]
+        multi = isinstance(layer, ai3.layers._MultiInput)
+        assert tuple(expected.shape) == (layer.out_shape(*shapes) if multi else layer.out_shape(shapes[0])), case.id
+    assert made == set(GRAPH_OPS)
+
+
+@needs_gpu
+@pytest.mark.parametrize("case", GRAPH_CASES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_graph_op_on_cuda_matches_torch(case, dtype):
+    """Each graph op's CUDA kernel against torch on the GPU, four ways: CPU tensors (staged in
+    and out), CUDA tensors (device pointers on torch's stream), inside a graph Model on "cuda",
+    and in place over a buffer of the Model."""
+    from test_models import GRAPH_ATEN
+
+    layer, xs, ref = case(dtype)
+    xs_cuda = [x.cuda() for x in xs]
+    with torch.no_grad():
+        expected = ref(*xs_cuda).cpu()
+    dev = resolve_device("cuda")
+    name = str(dtype).replace("torch.", "")
+    shapes = [list(x.shape) for x in xs]
+
+    out = torch.full(expected.shape, float("nan"), dtype=dtype)
+    layer._core.forward_n([x.data_ptr() for x in xs], shapes, out.data_ptr(), name, dev.core)
+    assert_layer_close(out, expected, msg="CPU tensors")
+
+    out_cuda = torch.full(expected.shape, float("nan"), dtype=dtype, device="cuda")
+    layer._core.forward_n([x.data_ptr() for x in xs_cuda], shapes, out_cuda.data_ptr(), name, dev.core)
+    assert_layer_close(out_cuda.cpu(), expected, msg="CUDA tensors")
+
+    # In a graph: the first operand is the input, the others constants (copied to the device).
+    consts = [ai3.layers.Constant(x, dtype=dtype) for x in xs[1:]]
+    k = len(consts)
+    model = ai3.Model([*consts, layer], inputs=[[]] * k + [[0, *range(1, k + 1)]], device="cuda")
+    with forbid_torch_ops(GRAPH_ATEN):
+        got = model(xs_cuda[0])
+    assert got.device.type == "cuda"
+    assert_layer_close(got.cpu(), expected, msg="graph Model")
+    assert_layer_close(model(xs[0]), expected, msg="graph Model, CPU input")
+
+    # In place: the first operand is a copy (an identity permute) that dies at the op.
+    ident = ai3.layers.Permute(tuple(range(xs[0].dim())))
+    model = ai3.Model([ident, *consts, layer], inputs=[[0]] + [[]] * k + [[1, *range(2, k + 2)]], device="cuda")
+    if layer.op in IN_PLACE and tuple(xs[0].shape) == tuple(expected.shape):
+        slot = model.buffer_plan(tuple(xs[0].shape), name)["slot"]
+        assert slot[-1] == slot[1], slot  # the op's output is its input's buffer
+    assert_layer_close(model(xs_cuda[0]).cpu(), expected, msg="in place")
+
+
+def _run_layer_on_cuda(layer, *xs):
+    """One layer on CUDA tensors (device pointers, torch's stream); returns the output."""
+    out = torch.empty(layer.out_shape(*[tuple(x.shape) for x in xs]) if len(xs) > 1
+                      else layer.out_shape(tuple(xs[0].shape)), dtype=xs[0].dtype, device="cuda")
+    layer._core.forward_n([x.data_ptr() for x in xs], [list(x.shape) for x in xs], out.data_ptr(),
+                          str(xs[0].dtype).replace("torch.", ""), resolve_device("cuda").core)
+    return out
+
+
+@needs_gpu
+def test_graph_ops_beyond_one_grid():
+    """Grids are capped at 2^20 blocks and the kernels loop over the rest: rows, tiles and
+    transposes past the cap are all computed."""
+    L = ai3.layers
+    g = torch.Generator("cuda").manual_seed(3)
+    rows = (1 << 20) + 5
+    x = torch.randn(rows, 7, device="cuda", generator=g)
+    assert_layer_close(_run_layer_on_cuda(L.Mean((1,), False), x).cpu(), x.mean(1).cpu())
+    assert_layer_close(_run_layer_on_cuda(L.LayerNorm((7,)), x).cpu(), F.layer_norm(x, (7,)).cpu())
+    y = torch.randn((1 << 20) + 1, 2, 33, device="cuda", generator=g)  # 2^21 + 2 tiles of 32 columns
+    assert_layer_close(_run_layer_on_cuda(L.Mean((1,), True), y).cpu(), y.mean(1, keepdim=True).cpu())
+    assert_layer_close(_run_layer_on_cuda(L.LayerNorm(2, over_channels=True), y).cpu(),
+                       F.layer_norm(y.transpose(1, 2), (2,)).transpose(1, 2).cpu())
+    z = torch.randn((1 << 18) + 1, 33, 33, device="cuda", generator=g)  # 4 * (2^18 + 1) transpose tiles
+    assert torch.equal(_run_layer_on_cuda(L.Permute((0, 2, 1)), z), z.transpose(1, 2).contiguous())
+
+
+@needs_gpu
+def test_elementwise_beyond_int32_elements():
+    """64-bit indices: an add and a broadcast mul over more than 2^31 elements."""
+    n = 33 * ((1 << 31) // 33 + 1)  # rows of 33, past 2^31 in all
+    free, _ = torch.cuda.mem_get_info()
+    if free < 3 * n * 4 + (1 << 30):
+        pytest.skip(f"needs {3 * n * 4 / 2**30:.1f} GiB of free GPU memory")
+    L = ai3.layers
+    a = torch.rand(n, device="cuda")
+    b = torch.rand(33, device="cuda")
+    out = _run_layer_on_cuda(L.Mul(), a.view(-1, 33), b)
+    assert torch.equal(out.view(-1), (a.view(-1, 33) * b).view(-1))
+    del out
+    c = _run_layer_on_cuda(L.Add(), a, a)
+    assert torch.equal(c[-100:], a[-100:] * 2) and torch.equal(c[:100], a[:100] * 2)
+
+
+@needs_gpu
+@pytest.mark.parametrize("name,kw,size", GRAPH_MODELS, ids=[m[0] for m in GRAPH_MODELS])
+def test_swap_backend_graph_models_on_cuda_match_torch(name, kw, size, exact_torch):
+    from test_models import GRAPH_ATEN, make
+
+    model = make(name, kw, size).cuda()
+    x = randn(2, 3, size, size, seed=1)
+    with torch.no_grad():
+        expected = model(x.cuda()).cpu()
+    fast = ai3.swap_backend(model, sample_input_shape=(1, 3, size, size))  # follows the CUDA parameters
+    assert fast.device.backend == "cuda"
+    assert not any(layer.op == "torch" for layer in fast.layers)
+    with forbid_torch_ops(GRAPH_ATEN):
+        out = fast(x.cuda())
+    assert out.device.type == "cuda"
+    assert_network_close(out.cpu(), expected, msg=name)
+    assert_network_close(fast(x), expected, msg=f"{name}, CPU input")
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "convnext_tiny"])
+def test_swap_backend_float64_models_on_cuda(name):
+    from test_models import make
+
+    model = make(name, {}, 32).double()
+    x = randn(2, 3, 32, 32, dtype=torch.float64, seed=1)
+    with torch.no_grad():
+        expected = model(x)
+    fast = ai3.swap_backend(model, sample_input_shape=(1, 3, 32, 32), device="cuda")
+    assert_network_close(fast(x.cuda()).cpu(), expected, msg=name)
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_functional_graph_ops_on_cuda(dtype):
+    """Constants, keepdim means, permutes, chunks and view(x.size(0), -1) of one block, on CUDA."""
+    from test_graph_ops import SE
+
+    m = SE().to(dtype).eval()
+    x = randn(3, 4, 5, 5, dtype=dtype)
+    with torch.no_grad():
+        expected = m(x)
+    fast = ai3.swap_backend(m, sample_input_shape=(1, 4, 5, 5), device="cuda")
+    assert_network_close(fast(x.cuda()).cpu(), expected)
+
+
+class TorchNodes(nn.Module):
+    """Nodes ai3 has no kernel for, one a module with a parameter and one a function of a parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.act = nn.PReLU(4, init=0.3)
+        self.slope = nn.Parameter(torch.rand(4) * 0.5)
+
+    def forward(self, x):
+        y = self.act(self.conv(x))
+        return F.prelu(y, self.slope) + torch.tanh(y)
+
+
+@needs_gpu
+def test_torch_nodes_of_a_cuda_network_run_inside_a_cuda_graph(exact_torch):
+    """unsupported="torch" on a network on the GPU: its torch nodes get host copies (and their
+    modules and parameters on the CPU), the rest runs on CUDA."""
+    m = TorchNodes().cuda().eval()
+    x = randn(2, 3, 8, 8).cuda()
+    with torch.no_grad():
+        expected = m(x).cpu()
+    fast = ai3.swap_backend(m, unsupported="torch")
+    assert fast.device.backend == "cuda"
+    assert [layer.op for layer in fast.layers].count("torch") == 3
+    assert_network_close(fast(x).cpu(), expected)
+
+
+def test_models_benchmark_script_parses_and_explains_a_missing_gpu():
+    script = REPO / "benchmarks" / "cuda_models.py"
+    for bad, text in [(["--algorithm", "nope"], "unknown conv2d algorithm 'nope'"),
+                      (["--models", "resnet50", "no_such_net"], "unknown torchvision model(s): no_such_net"),
+                      (["--batches", "0"], "must be positive")]:
+        r = subprocess.run([sys.executable, str(script), *bad], capture_output=True, text=True, timeout=120, cwd="/")
+        assert r.returncode == 2 and text in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+    if not HAVE_GPU:
+        r = subprocess.run([sys.executable, str(script), "--models", "vgg16"], capture_output=True, text=True,
+                           timeout=120, cwd="/")
+        assert r.returncode == 1 and "needs a CUDA GPU" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_gpu_check_script_parses():
+    """benchmarks/cuda_check.sh (build, GPU tests, models check in one go) is valid bash."""
+    r = subprocess.run(["bash", "-n", str(REPO / "benchmarks" / "cuda_check.sh")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

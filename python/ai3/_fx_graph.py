@@ -226,8 +226,8 @@ class GraphBuilder:
             if isinstance(x, Value):
                 tensors.append(x)
                 return _Slot(len(tensors) - 1)
-            if isinstance(x, Param):
-                return x.tensor.detach().to(DTYPES[self.dtype])
+            if isinstance(x, Param):  # on the CPU: the node runs on host copies whatever the device
+                return x.tensor.detach().to("cpu", DTYPES[self.dtype])
             if isinstance(x, Size):
                 return self.concrete(x, node)
             if isinstance(x, Pieces):
@@ -236,7 +236,8 @@ class GraphBuilder:
 
         args, kwargs = torch.fx.node.map_aggregate((args, kwargs), collect)
         if node.op == "call_module":
-            target: Any = copy.deepcopy(self.gm.get_submodule(node.target)).to(DTYPES[self.dtype]).eval()
+            # A CUDA network's module too: CallbackLayer hands torch host copies of device data.
+            target: Any = copy.deepcopy(self.gm.get_submodule(node.target)).to("cpu", DTYPES[self.dtype]).eval()
         elif node.op == "call_method":
             name = node.target
             target = lambda self_, *a, **k: getattr(self_, name)(*a, **k)  # noqa: E731
