@@ -361,3 +361,16 @@ class ActiveDropout(nn.Module):
 def test_active_dropout_is_not_dropped():
     with pytest.raises(ai3.UnsupportedError, match="dropout"):
         ai3.swap_backend(ActiveDropout())
+
+
+def test_unsupported_tensor_method_runs_through_torch():
+    # A call_method node (x.tanh(), y.sum(dim)) runs its own method, with its arguments.
+    class Methods(nn.Module):
+        def forward(self, x):
+            return x.tanh().sum(dim=1, keepdim=True) + x
+
+    m = Methods().eval()
+    x = randn(2, 3, 4, 5)
+    fast = ai3.swap_backend(m, unsupported="torch")
+    assert [layer.op for layer in fast.layers].count("torch") == 2
+    assert_network_close(fast(x), m(x))

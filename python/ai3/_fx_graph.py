@@ -239,8 +239,8 @@ class GraphBuilder:
             # A CUDA network's module too: CallbackLayer hands torch host copies of device data.
             target: Any = copy.deepcopy(self.gm.get_submodule(node.target)).to("cpu", DTYPES[self.dtype]).eval()
         elif node.op == "call_method":
-            name = node.target
-            target = lambda self_, *a, **k: getattr(self_, name)(*a, **k)  # noqa: E731
+            method = node.target  # not `name`: that is reassigned below, after this closure is made
+            target = lambda self_, *a, **k: getattr(self_, method)(*a, **k)  # noqa: E731
         else:
             target = node.target
 
