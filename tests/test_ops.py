@@ -384,3 +384,79 @@ def test_model_profile_times_each_layer(form):
     assert_layer_close(model(x), expected)
     with pytest.raises(ValueError, match="repeats"):
         model.profile(x, repeats=0)
+
+
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("hw", [(16, 16), (13, 10), (9, 7), (12, 22)])
+@pytest.mark.parametrize("form", ["chain", "graph"])
+@pytest.mark.parametrize("act", [nn.ReLU, nn.ReLU6, None])
+def test_conv_relu_maxpool_fused_under_winograd(form, hw, act, dtype):
+    # VGG's conv, ReLU, MaxPool2d(2, 2): with winograd the conv writes the pooled output
+    # itself (odd sizes drop the last row/column, as torch's floor mode does).
+    layers_t = [nn.Conv2d(3, 8, 3, padding=1)] + ([act()] if act else []) + [nn.MaxPool2d(2)]
+    net = nn.Sequential(*layers_t, nn.Conv2d(8, 6, 3, padding=1), *([act()] if act else []), nn.MaxPool2d(2, 2))
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, nn.Conv2d):
+                m.weight.mul_(4)
+                m.bias.fill_(-0.1)
+    net = net.to(dtype).eval()
+    x = randn(2, 3, *hw, dtype=dtype)
+    expected = net(x).detach()
+    if form == "chain":
+        table = {nn.Conv2d: lambda m: L.Conv2D.from_torch(m, "winograd"), nn.MaxPool2d: L.MaxPool2D.from_torch,
+                 nn.ReLU: lambda m: L.ReLU(), nn.ReLU6: lambda m: L.ReLU6()}
+        model = ai3.Model([table[type(m)](m) for m in net])
+    else:
+        model = ai3.swap_backend(net, {"conv2d": "winograd"}, dtype=dtype)
+    with forbid_torch_ops(MODEL_ATEN):
+        out = model(x)
+    assert_layer_close(out, expected)
+    got = [(layer.op, layer.resolved_algorithm) for layer in model.layers]
+    assert [a for op, a in got if op == "maxpool2d"] == ["fused", "fused"], got
+    assert all(a == "fused" for op, a in got if op in ("relu", "relu6")), got
+
+
+@pytest.mark.parametrize("case", ["direct", "ceil-odd", "pool-3x3", "pool-direct", "two-readers"])
+def test_maxpool_not_fused_where_it_cannot_be(case):
+    algo = "direct" if case == "direct" else "winograd"
+    pool = {"ceil-odd": nn.MaxPool2d(2, ceil_mode=True), "pool-3x3": nn.MaxPool2d(3, 2, 1)}.get(case, nn.MaxPool2d(2))
+
+    class TwoReaders(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.pool = nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2)
+
+        def forward(self, x):
+            y = torch.relu(self.conv(x))
+            return self.pool(y).sum() + y.sum()  # y is read by the pool and by the sum
+
+    net = TwoReaders().eval() if case == "two-readers" else nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), pool)
+    x = randn(1, 3, 9, 11)
+    expected = net(x).detach()
+    selector = {"conv2d": algo}
+    if case == "pool-direct":
+        selector["maxpool2d"] = "direct"
+    model = ai3.swap_backend(net, selector, unsupported="torch")
+    assert_layer_close(model(x), expected)
+    pools = [layer.resolved_algorithm for layer in model.layers if layer.op == "maxpool2d"]
+    assert pools == ["direct"], [(layer.op, layer.resolved_algorithm) for layer in model.layers]
+
+
+@pytest.mark.parametrize("first", ["direct", "winograd"])
+def test_pool_fusion_after_an_activation_only_fusion(first):
+    # A conv with only its ReLU fused (not winograd), its pool run alone, then a block whose
+    # pool is fused: the buffer plan must keep every unfused value where its readers look.
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(8, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)).eval()
+    x = randn(2, 3, 16, 16)
+    x_before = x.clone()
+    expected = net(x).detach()
+    model = ai3.swap_backend(net, {"conv2d": [first, "winograd", "direct"]})
+    assert_layer_close(model(x), expected)
+    assert torch.equal(x, x_before)  # the caller's input is never written
+    pools = [layer.resolved_algorithm for layer in model.layers if layer.op == "maxpool2d"]
+    assert pools == (["fused", "fused"] if first == "winograd" else ["direct", "fused"])

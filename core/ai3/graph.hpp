@@ -266,7 +266,8 @@ class Graph {
     std::vector<double> layer_seconds() const { return times_.mean(); }
 
   private:
-    void plan_fusion(const Device &dev);
+    void plan_fusion(DType dtype, const Device &dev);
+    Plan plan_writing(const Shape &in, DType dtype, const std::vector<int> *writes) const;
     std::vector<std::shared_ptr<Layer>> layers_;
     std::vector<std::vector<int>> inputs_;
     int output_;
@@ -279,10 +280,13 @@ class Graph {
     DType planned_dtype_ = DType::f32;
     Device planned_dev_;
     Plan plan_;
-    // fused_[i]: 1 + Activation for a conv whose only reader, an activation left to ai3
-    // ("default") writing in place, is applied by the conv's epilogue (CPU fallback
-    // only); 1 for that reader (skipped). Activation::relu is 1, so such convs are >= 2.
+    // Fusion into a conv's epilogue (CPU fallback only): for a conv, fused_[i] =
+    // 2 + Activation + (3 if a 2x2 max pool follows) and it writes value fused_out_[i];
+    // 1 for a layer it absorbed (skipped); 0 otherwise. Absorbed: an activation left to
+    // ai3 ("default") that is the conv's only reader and runs in place, and a
+    // MaxPool2d(2, 2) that is the only reader of that (or of the conv).
     std::vector<char> fused_;
+    std::vector<int> fused_out_;
     std::vector<DeviceBuffer> buffers_;
     DeviceBuffer in_buf_;
 };

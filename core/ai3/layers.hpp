@@ -165,11 +165,16 @@ class Conv2dLayer final : public Layer {
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     void forward_with(const void *in, const Shape &in_shape, const void *weight, const void *bias, void *out,
                       DType dtype, const Device &dev, uint64_t weight_version = 0,
-                      Activation act = Activation::none);
-    // forward() followed by an activation in the same pass over the output (CPU fallback
-    // only: other backends' kernels do not read Conv2dParams::act).
+                      Activation act = Activation::none, bool max_pool = false);
+    // forward() followed by an activation (and, with max_pool, a 2x2/2 max pool: `out`
+    // is then the pooled output) in the same pass over the output (CPU fallback only:
+    // other backends' kernels do not read Conv2dParams::act / max_pool_2x2).
     void forward_fused(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev,
-                       Activation act);
+                       Activation act, bool max_pool = false);
+    // Whether `next`, reading this layer's output for input `in`, is a max pool this
+    // layer can apply in its epilogue: MaxPool2d(2, 2) left to ai3 ("default"), on the
+    // CPU, when this layer runs winograd (the kernel that implements the fused pool).
+    bool can_fuse_max_pool(const Layer &next, const Shape &in, DType dtype, const Device &dev) const;
     std::optional<DType> param_dtype() const override;
     std::string resolve_for(const Shape &in, DType dtype, const Device &dev) const override;
     // The key ai3.tune stores this layer's measured winner under, for this input.
@@ -189,7 +194,7 @@ class Conv2dLayer final : public Layer {
     std::string registry_name_for(const Shape &in, DType dtype, const Device &dev) const;
     template <class T>
     void run(const T *in, const Shape &in_shape, const T *w, const T *b, T *out, const Device &dev,
-             uint64_t weight_version, Activation act);
+             uint64_t weight_version, Activation act, bool max_pool);
 
     Shape wshape_;
     bool has_bias_;
@@ -336,9 +341,13 @@ class Model {
     std::vector<std::shared_ptr<Layer>> layers_;
     LayerTimes times_;
     std::mutex mu_;
+    bool planned_ = false;
     Shape planned_for_;
     DType planned_dtype_ = DType::f32;
     Device planned_dev_;
+    // per layer, for a conv: the activation and 2x2 max pool its epilogue applies
+    std::vector<Activation> fuse_act_;
+    std::vector<char> fuse_pool_;
     DeviceBuffer buffers_[2], in_buf_, out_buf_;
 };
 

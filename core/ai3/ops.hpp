@@ -11,12 +11,11 @@ namespace ai3 {
 // of a second pass over it).
 enum class Activation : uint8_t { none = 0, relu = 1, relu6 = 2 };
 
-// The activation on a scalar or a GCC/clang vector of T (V{} is zero either way).
-template <class T, class V> inline V activate(Activation a, V v) {
+// The activation on one value (SIMD kernels write the same two clamps on their vectors).
+template <class T> inline T activate(Activation a, T v) {
     if (a == Activation::none) return v;
-    const V zero{};
-    v = v > T(0) ? v : zero;
-    if (a == Activation::relu6) v = v < T(6) ? v : zero + T(6);
+    v = v > T(0) ? v : T(0);
+    if (a == Activation::relu6) v = v < T(6) ? v : T(6);
     return v;
 }
 
@@ -37,6 +36,11 @@ struct Conv2dParams {
     // (ai3.Model fuses them so the output is written once, not re-read). Only the CPU
     // fallback's kernels read it; ai3 never fuses on other backends.
     Activation act = Activation::none;
+    // Fused after the activation: a 2x2, stride-2 max pool (floor), so the output is
+    // N x K x P/2 x Q/2 and the full-size conv output is never written (VGG's conv,
+    // ReLU, MaxPool2d(2, 2)). Only kernels that implement it accept it (fallback
+    // winograd); every other kernel refuses params that ask for it.
+    bool max_pool_2x2 = false;
 };
 
 struct Conv2d {

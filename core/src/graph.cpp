@@ -561,7 +561,12 @@ std::vector<Shape> Graph::value_shapes(const Shape &in, DType) const {
 
 Shape Graph::out_shape(const Shape &in, DType dtype) const { return value_shapes(in, dtype)[output_]; }
 
-Graph::Plan Graph::plan(const Shape &in, DType dtype) const {
+Graph::Plan Graph::plan(const Shape &in, DType dtype) const { return plan_writing(in, dtype, nullptr); }
+
+// writes (optional): the value each layer writes, -1 for a layer that does not run
+// (absorbed into a conv's epilogue); a conv that absorbed its max pool writes the pool's
+// value at its own step, so that buffer is taken there, not at the pool's step.
+Graph::Plan Graph::plan_writing(const Shape &in, DType dtype, const std::vector<int> *writes) const {
     Plan pl;
     pl.shapes = value_shapes(in, dtype);
     const int nv = int(pl.shapes.size());
@@ -575,6 +580,7 @@ Graph::Plan Graph::plan(const Shape &in, DType dtype) const {
     // A root's storage is live until the last read of it or of any view of it.
     std::vector<int> last(nv, -1);
     for (int i = 0; i < int(layers_.size()); ++i) {
+        if (writes && (*writes)[i] < 0) continue; // absorbed: reads nothing, writes nothing
         last[root[i + 1]] = std::max(last[root[i + 1]], i); // produced here (a dead value frees right after)
         for (std::size_t j = 0; j < inputs_[i].size(); ++j)
             if (layers_[i]->reads_input(int(j))) last[root[inputs_[i][j]]] = std::max(last[root[inputs_[i][j]]], i);
@@ -585,7 +591,8 @@ Graph::Plan Graph::plan(const Shape &in, DType dtype) const {
     std::vector<int> free_slots;
     std::vector<int> ins;
     for (int i = 0; i < int(layers_.size()); ++i) {
-        const int v = i + 1;
+        const int v = writes ? (*writes)[i] : i + 1;
+        if (v < 0) continue;
         Layer &l = *layers_[i];
         if (l.is_view()) {
             pl.slot[v] = pl.slot[inputs_[i][0]];
@@ -633,9 +640,10 @@ Graph::Plan Graph::plan(const Shape &in, DType dtype) const {
     return pl;
 }
 
-void Graph::plan_fusion(const Device &dev) {
+void Graph::plan_fusion(DType dtype, const Device &dev) {
     const int n = int(layers_.size());
     fused_.assign(std::size_t(n), 0);
+    fused_out_.assign(std::size_t(n), 0);
     if (dev.backend != Backend::cpu) return; // other backends' conv kernels have no ReLU epilogue
     std::vector<int> readers(std::size_t(n) + 1, 0), reader(std::size_t(n) + 1, -1);
     for (int i = 0; i < n; ++i)
@@ -643,14 +651,55 @@ void Graph::plan_fusion(const Device &dev) {
             ++readers[std::size_t(u)];
             reader[std::size_t(u)] = i;
         }
+    auto sole_reader = [&](int v) { return v != output_ && readers[std::size_t(v)] == 1 ? reader[std::size_t(v)] : -1; };
     for (int i = 0; i < n; ++i) {
+        auto *conv = dynamic_cast<Conv2dLayer *>(layers_[i].get());
+        const int v = i + 1, j = sole_reader(v);
+        if (!conv || j < 0) continue;
+        // An activation that is the conv's only reader, then a max pool that is the only
+        // reader of that (or of the conv's output directly).
+        Activation act = layers_[j]->as_epilogue();
+        const int after = act != Activation::none ? j + 1 : v;
+        const int m = sole_reader(after);
+        const Shape &in = plan_.shapes[std::size_t(inputs_[i][0])];
+        // The fused conv writes the pool's value at its own step: the buffer plan is
+        // redone below so that value's buffer is taken there (consecutive layers only,
+        // so no other value's lifetime moves).
+        const bool pool = m == after && conv->can_fuse_max_pool(*layers_[m], in, dtype, dev) &&
+                          (act == Activation::none || j == i + 1);
+        // Without the pool the conv writes its own value, which the activation must
+        // then find in place.
+        if (!pool && act != Activation::none &&
+            (plan_.slot[std::size_t(v)] < 0 || plan_.slot[std::size_t(j) + 1] != plan_.slot[std::size_t(v)]))
+            act = Activation::none;
+        if (act == Activation::none && !pool) continue;
+        fused_[std::size_t(i)] = char(2 + int(act) + (pool ? 3 : 0));
+        fused_out_[std::size_t(i)] = pool ? m + 1 : v;
+        if (act != Activation::none) fused_[std::size_t(j)] = 1;
+        if (pool) fused_[std::size_t(m)] = 1;
+    }
+    // Only pool fusions change what is written when: the conv writes the pool's value and
+    // the layers between run nowhere. (An activation fused alone stays planned in place.)
+    std::vector<int> writes(std::size_t(n), 0);
+    for (int i = 0; i < n; ++i) writes[std::size_t(i)] = i + 1;
+    bool pools = false;
+    for (int i = 0; i < n; ++i) {
+        if (fused_[std::size_t(i)] < 5) continue;
+        pools = true;
+        writes[std::size_t(i)] = fused_out_[std::size_t(i)];
+        for (int k = i + 1; k < fused_out_[std::size_t(i)]; ++k) writes[std::size_t(k)] = -1;
+    }
+    if (!pools) return;
+    plan_ = plan_writing(planned_for_, dtype, &writes);
+    // An activation fused without a pool still needs its value in place over the conv's.
+    for (int i = 0; i < n; ++i) {
+        const char f = fused_[std::size_t(i)];
+        if (f != 3 && f != 4) continue; // 2 + relu/relu6, no pool
         const int v = i + 1, j = reader[std::size_t(v)];
-        if (!dynamic_cast<Conv2dLayer *>(layers_[i].get()) || v == output_ || readers[std::size_t(v)] != 1) continue;
-        const Activation act = layers_[j]->as_epilogue();
-        if (act == Activation::none) continue;
-        if (plan_.slot[std::size_t(v)] < 0 || plan_.slot[std::size_t(j) + 1] != plan_.slot[std::size_t(v)]) continue;
-        fused_[std::size_t(i)] = char(1 + int(act));
-        fused_[std::size_t(j)] = 1;
+        if (plan_.slot[std::size_t(v)] < 0 || plan_.slot[std::size_t(j) + 1] != plan_.slot[std::size_t(v)]) {
+            fused_[std::size_t(i)] = 0;
+            fused_[std::size_t(j)] = 0;
+        }
     }
 }
 
@@ -666,14 +715,15 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
         buffers_.clear();
         in_buf_.reset();
         planned_ = false;
+        planned_for_ = in_shape;
         plan_ = plan(in_shape, dtype);
+        plan_fusion(dtype, dev); // may redo plan_ for fused pools
         for (std::size_t b : plan_.slot_bytes) buffers_.emplace_back(ops, dev, b);
         if (ops) in_buf_ = DeviceBuffer(ops, dev, std::size_t(numel(in_shape)) * es);
         planned_for_ = in_shape;
         planned_dtype_ = dtype;
         planned_dev_ = dev;
         planned_ = true;
-        plan_fusion(dev);
     }
     const void *input = in;
     if (ops && in_buf_.bytes()) {
@@ -703,9 +753,11 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
         }
         try {
             times_.run(i, ops, dev, [&] {
-                if (fused_[i] >= 2)
-                    static_cast<Conv2dLayer &>(l).forward_fused(ptrs[0], shapes[0], data(v), dtype, dev,
-                                                                 Activation(fused_[i] - 1));
+                if (fused_[i] >= 2) {
+                    const int code = fused_[i] - 2;
+                    static_cast<Conv2dLayer &>(l).forward_fused(ptrs[0], shapes[0], data(fused_out_[i]), dtype, dev,
+                                                                 Activation(code % 3), code >= 3);
+                }
                 else
                     l.forward_n(ptrs, shapes, data(v), dtype, dev);
             });

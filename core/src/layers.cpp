@@ -205,12 +205,15 @@ void Layer::clear_cache() {
 
 template <class T>
 void Conv2dLayer::run(const T *in, const Shape &in_shape, const T *w, const T *b, T *out, const Device &dev,
-                      uint64_t weight_version, Activation act) {
-    AI3_CHECK(act == Activation::none || dev.backend == Backend::cpu, Unimplemented,
-              "a fused conv2d+activation runs on the CPU fallback only");
+                      uint64_t weight_version, Activation act, bool max_pool) {
+    AI3_CHECK((act == Activation::none && !max_pool) || dev.backend == Backend::cpu, Unimplemented,
+              "a fused conv2d+activation/pool runs on the CPU fallback only");
     Conv2dParams p = params_for(in_shape);
     p.act = act;
-    const char *tag = act == Activation::none ? "conv2d" : act == Activation::relu ? "conv2d+relu" : "conv2d+relu6";
+    p.max_pool_2x2 = max_pool;
+    static const char *const tags[2][3] = {{"conv2d", "conv2d+relu", "conv2d+relu6"},
+                                           {"conv2d+pool", "conv2d+relu+pool", "conv2d+relu6+pool"}};
+    const char *tag = tags[max_pool][int(act)];
     if (p.N == 0) {
         // Nothing to compute, but an algorithm that refuses this layer still says so.
         cached_kernel<Conv2d, T>(tag, in_shape, p, dev,
@@ -257,21 +260,37 @@ void Conv2dLayer::forward(const void *in, const Shape &in_shape, void *out, DTyp
     forward_with(in, in_shape, weight_->data(), bias_ ? bias_->data() : nullptr, out, dtype, dev);
 }
 
+bool Conv2dLayer::can_fuse_max_pool(const Layer &next, const Shape &in, DType dtype, const Device &dev) const {
+    auto *pool = dynamic_cast<const Pool2dLayer *>(&next);
+    if (!pool || dev.backend != Backend::cpu || std::string(pool->op()) != "maxpool2d" ||
+        pool->algorithm() != "default")
+        return false;
+    const Pool2dConfig &c = pool->config();
+    if (c.kh != 2 || c.kw != 2 || c.stride_h != 2 || c.stride_w != 2 || c.pad_h != 0 || c.pad_w != 0 ||
+        c.dil_h != 1 || c.dil_w != 1)
+        return false;
+    const Conv2dParams p = params_for(in);
+    // ceil_mode adds a last, partial window only where a size is odd.
+    if (c.ceil_mode && (p.P % 2 || p.Q % 2)) return false;
+    return resolve_for(in, dtype, dev) == "winograd";
+}
+
 void Conv2dLayer::forward_fused(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev,
-                                Activation act) {
+                                Activation act, bool max_pool) {
     AI3_CHECK(weight_.has_value(), RuntimeError, "this conv2d layer borrows its parameters; call forward_with");
     AI3_CHECK(weight_->dtype() == dtype, TypeError, "conv2d input dtype ", dtype_name(dtype),
               " does not match the layer's parameter dtype ", dtype_name(weight_->dtype()));
-    forward_with(in, in_shape, weight_->data(), bias_ ? bias_->data() : nullptr, out, dtype, dev, 0, act);
+    forward_with(in, in_shape, weight_->data(), bias_ ? bias_->data() : nullptr, out, dtype, dev, 0, act, max_pool);
 }
 
 void Conv2dLayer::forward_with(const void *in, const Shape &in_shape, const void *w, const void *b, void *out,
-                               DType dtype, const Device &dev, uint64_t weight_version, Activation act) {
+                               DType dtype, const Device &dev, uint64_t weight_version, Activation act,
+                               bool max_pool) {
     AI3_CHECK(!has_bias_ || b != nullptr, ValueError, "conv2d layer has a bias but none was given");
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
         run<T>(static_cast<const T *>(in), in_shape, static_cast<const T *>(w), static_cast<const T *>(b),
-               static_cast<T *>(out), dev, weight_version, act);
+               static_cast<T *>(out), dev, weight_version, act, max_pool);
     });
 }
 
@@ -482,8 +501,10 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
     }
     DeviceOps *ops = registry().device_ops(dev.backend);
     std::size_t esize = dtype_size(dtype);
-    if (planned_for_ != in_shape || planned_dtype_ != dtype || planned_dev_.backend != dev.backend ||
+    // (planned_: a 0-d input's shape equals the empty never-planned one)
+    if (!planned_ || planned_for_ != in_shape || planned_dtype_ != dtype || planned_dev_.backend != dev.backend ||
         planned_dev_.index != dev.index || planned_dev_.handle != dev.handle) {
+        planned_ = false;
         for (auto &b : buffers_) b.reset();
         in_buf_.reset();
         out_buf_.reset();
@@ -495,6 +516,19 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
         planned_for_ = in_shape;
         planned_dtype_ = dtype;
         planned_dev_ = dev;
+        // Fusion, decided once per plan: a conv's epilogue applies the ReLU/ReLU6 right
+        // after it, then a 2x2/2 max pool right after that (see Conv2dLayer).
+        fuse_act_.assign(layers_.size(), Activation::none);
+        fuse_pool_.assign(layers_.size(), 0);
+        for (std::size_t i = 0; dev.backend == Backend::cpu && i + 1 < layers_.size(); ++i) {
+            auto *conv = dynamic_cast<Conv2dLayer *>(layers_[i].get());
+            if (!conv) continue;
+            std::size_t j = i + 1;
+            fuse_act_[i] = layers_[j]->as_epilogue();
+            if (fuse_act_[i] != Activation::none) ++j;
+            fuse_pool_[i] = j < layers_.size() && conv->can_fuse_max_pool(*layers_[j], shapes[i], dtype, dev);
+        }
+        planned_ = true;
     }
     const void *cur = in;
     if (ops) {
@@ -509,12 +543,14 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
             l.out_shape(shapes[i]); // validated; data unchanged
             continue;
         }
-        // conv2d then ReLU/ReLU6: one pass writes act(conv + bias) (the CPU kernels' epilogue).
-        auto *conv = dynamic_cast<Conv2dLayer *>(&l);
-        const Activation act = conv && dev.backend == Backend::cpu && i < last ? layers_[i + 1]->as_epilogue()
-                                                                               : Activation::none;
-        const bool fuse = act != Activation::none;
-        if (fuse) layers_[++i]->mark_fused(); // the activation is done by the conv
+        // conv2d then ReLU/ReLU6 (then MaxPool2d(2, 2)): one pass writes the last one's
+        // output (the CPU kernels' epilogue); the absorbed layers are skipped.
+        const std::size_t ci = i;
+        const Activation act = fuse_act_[ci];
+        const bool pool = fuse_pool_[ci];
+        const bool fuse = act != Activation::none || pool;
+        if (act != Activation::none) layers_[++i]->mark_fused();
+        if (pool) layers_[++i]->mark_fused();
         void *dst;
         int dst_buf;
         if (i == last) {
@@ -527,9 +563,9 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
             dst_buf = cur_buf == 0 ? 1 : 0;
             dst = buffers_[dst_buf].data();
         }
-        times_.run(fuse ? i - 1 : i, ops, dev, [&] {
+        times_.run(ci, ops, dev, [&] {
             if (fuse)
-                conv->forward_fused(cur, shapes[i - 1], dst, dtype, dev, act);
+                static_cast<Conv2dLayer &>(l).forward_fused(cur, shapes[ci], dst, dtype, dev, act, pool);
             else
                 l.forward(cur, shapes[i], dst, dtype, dev);
         });

@@ -16,7 +16,10 @@ inline int64_t ceil_div(int64_t a, int64_t b) { // b > 0
     return a >= 0 ? (a + b - 1) / b : -((-a) / b);
 }
 
-inline void check_conv(const Conv2dParams &p) {
+// fuses_pool: the calling kernel implements Conv2dParams::max_pool_2x2 (others refuse it,
+// so a fused pool can never be silently dropped).
+inline void check_conv(const Conv2dParams &p, bool fuses_pool = false) {
+    AI3_CHECK(!p.max_pool_2x2 || fuses_pool, Unimplemented, "this conv2d algorithm has no fused max-pool epilogue");
     AI3_CHECK(p.groups >= 1 && p.C % p.groups == 0 && p.K % p.groups == 0, ValueError, "conv2d: groups (",
               p.groups, ") must be >= 1 and divide C (", p.C, ") and K (", p.K, ")");
     AI3_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1, ValueError,

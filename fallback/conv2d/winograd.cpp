@@ -107,6 +107,7 @@ template <class T> detail::WgPlan make_plan(const Conv2dParams &p, Isa isa) {
     pl.G = p.groups, pl.cpg = p.C / p.groups, pl.kpg = p.K / p.groups;
     pl.has_bias = p.has_bias;
     pl.act = p.act;
+    pl.pool = p.max_pool_2x2;
     pl.kb = isa_kb<T>(isa);
     pl.lanes = isa_lanes<T>(isa);
     pl.kpad = (pl.kpg + pl.kb - 1) / pl.kb * pl.kb;
@@ -176,7 +177,7 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
 
     void run(const Conv2d::Args<T> &a) override {
         const Conv2dParams &p = p_;
-        const int64_t PQ = p.P * p.Q;
+        const int64_t PQ = p.max_pool_2x2 ? (p.P / 2) * (p.Q / 2) : p.P * p.Q; // one output plane
         if (p.N == 0 || PQ == 0 || p.K == 0) return;
         if (pl_.cpg == 0) { // no input channels: the output is the bias
             for (int64_t n = 0; n < p.N; ++n)
@@ -222,7 +223,7 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
 } // namespace
 
 template <class T> KernelPtr<Conv2d, T> make_winograd(const Conv2dParams &p, const Device &) {
-    detail::check_conv(p);
+    detail::check_conv(p, /*fuses_pool=*/true);
     if (!(p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1))
         throw Unimplemented(str("winograd needs a 3x3 kernel with stride 1 and dilation 1; this conv2d has kernel ",
                                 p.R, "x", p.S, ", stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dil_h,

@@ -57,6 +57,10 @@ template <class T, class E, int N> inline E apply_row(const double (&row)[N], co
 // out[i*M + b] = y[b][i] for the L lanes of M vectors (M = 2 or 4), as M vectors.
 template <class T, int M> inline void interleave(const VecT<T> (&y)[M], VecT<T> (&o)[M]) {
     constexpr int L = kVBytes / int(sizeof(T));
+    if constexpr (M == 1) {
+        o[0] = y[0];
+        return;
+    }
 #if defined(__clang__) // __builtin_shuffle is GCC's; lane by lane elsewhere
     for (int i = 0; i < L; ++i)
         for (int b = 0; b < M; ++b) o[(i * M + b) / L][(i * M + b) % L] = y[b][i];
@@ -71,7 +75,7 @@ template <class T, int M> inline void interleave(const VecT<T> (&y)[M], VecT<T> 
     if constexpr (M == 2) {
         o[0] = __builtin_shuffle(y[0], y[1], lo);
         o[1] = __builtin_shuffle(y[0], y[1], hi);
-    } else {
+    } else if constexpr (M == 4) {
         const VecT<T> a = __builtin_shuffle(y[0], y[2], lo), b = __builtin_shuffle(y[0], y[2], hi);
         const VecT<T> c = __builtin_shuffle(y[1], y[3], lo), d = __builtin_shuffle(y[1], y[3], hi);
         o[0] = __builtin_shuffle(a, c, lo);
@@ -158,6 +162,61 @@ void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64
     }
 }
 
+// ai3::activate on this ISA's vectors (defined here, under the ISA's target pragma, so it
+// is compiled with the ISA's registers rather than passed through memory).
+template <class T> inline VecT<T> vact(Activation act, VecT<T> v) {
+    if (act == Activation::none) return v;
+    v = v > T(0) ? v : VecT<T>{};
+    return act == Activation::relu6 ? (v < T(6) ? v : VecT<T>{} + T(6)) : v;
+}
+
+// max(a, b) that keeps a NaN from either side, as torch's max pooling does.
+template <class T> inline VecT<T> vmax_nan(VecT<T> a, VecT<T> b) { return ((a > b) | (a != a)) ? a : b; }
+
+// The fused 2x2/2 max pool of output_segment: z holds A^T M (rows a of M tiles, per
+// column of the tile), so each pair of output rows (a, a + 1) of a tile row, once
+// transformed, biased and activated, is pooled down to one row of M/2 columns per tile
+// (M is even, and tile rows start at even output rows, so no window crosses tiles).
+// The pooled plane is (P/2) x (Q/2): windows past the last even row/column are dropped.
+template <class T, int M>
+void pooled_rows(const WgPlan &pl, const T *__restrict z, int64_t cap, int64_t ty, int64_t q0, int64_t ns,
+                 VecT<T> vb, T *__restrict out) {
+    using Mat = WinogradMatrices<M>;
+    constexpr int A = Mat::alpha, H = M / 2;
+    constexpr int L = kVBytes / int(sizeof(T));
+    const int64_t PP = pl.P / 2, QQ = pl.Q / 2, pq0 = q0 / 2;
+    if (pq0 >= QQ) return;
+    const int64_t full = std::min(ns, (QQ - pq0) / H); // tiles whose pooled columns are all inside
+    const int64_t qend = std::min(QQ - pq0, ns * H);   // pooled columns of this segment
+    for (int a = 0; a < M; a += 2) {
+        const int64_t prow = (ty * M + a) / 2;
+        if (prow >= PP) break;
+        T *__restrict orow = out + prow * QQ + pq0;
+        const T *__restrict z0 = z + a * A * cap, *__restrict z1 = z + (a + 1) * A * cap;
+        for (int64_t t = 0; t < ns; t += L) {
+            VecT<T> e0[A], e1[A], y[M], pm[H];
+            AI3_WG_UNROLL for (int j = 0; j < A; ++j) {
+                e0[j] = vload(z0 + j * cap + t);
+                e1[j] = vload(z1 + j * cap + t);
+            }
+            AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) {
+                const VecT<T> r0 = vact<T>(pl.act, apply_row<T>(Mat::AT[bb], e0) + vb);
+                const VecT<T> r1 = vact<T>(pl.act, apply_row<T>(Mat::AT[bb], e1) + vb);
+                y[bb] = vmax_nan<T>(r0, r1);
+            }
+            AI3_WG_UNROLL for (int c = 0; c < H; ++c) pm[c] = vmax_nan<T>(y[2 * c], y[2 * c + 1]);
+            if (t + L <= full) {
+                VecT<T> o[H];
+                interleave<T, H>(pm, o);
+                AI3_WG_UNROLL for (int c = 0; c < H; ++c) vstore(orow + t * H + c * L, o[c]);
+            } else {
+                for (int64_t i = 0; i < L && (t + i) * H < qend; ++i)
+                    for (int c = 0; c < H && (t + i) * H + c < qend; ++c) orow[(t + i) * H + c] = pm[c][i];
+            }
+        }
+    }
+}
+
 // Output channel k's tiles tx0..tx0+ns-1 of tile row ty from mk[xi * mstride + tx]:
 // Y = A^T M A + bias, valid part written to the output plane `out` (P x Q).
 template <class T, int M>
@@ -175,9 +234,13 @@ void output_segment(const WgPlan &pl, const T *__restrict mk, int64_t mstride, i
             AI3_WG_UNROLL for (int a = 0; a < M; ++a) vstore(z + (a * A + j) * cap + t, apply_row<T>(Mat::AT[a], e));
         }
     const int64_t q0 = tx0 * M;
+    const VecT<T> vb = VecT<T>{} + bias;
+    if (pl.pool) {
+        pooled_rows<T, M>(pl, z, cap, ty, q0, ns, vb, out);
+        return;
+    }
     const int64_t full = std::min(ns, (pl.Q - q0) / M); // tiles entirely inside the output width
     const int64_t qend = std::min(pl.Q - q0, ns * M);   // output columns of this segment
-    const VecT<T> vb = VecT<T>{} + bias;
     for (int a = 0; a < M; ++a) {
         const int64_t row = ty * M + a;
         if (row >= pl.P) break;
@@ -187,7 +250,7 @@ void output_segment(const WgPlan &pl, const T *__restrict mk, int64_t mstride, i
             VecT<T> e[A], y[M];
             AI3_WG_UNROLL for (int j = 0; j < A; ++j) e[j] = vload(za + j * cap + t);
             AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = apply_row<T>(Mat::AT[bb], e) + vb;
-            if (pl.act != Activation::none) AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = activate<T>(pl.act, y[bb]);
+            if (pl.act != Activation::none) AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = vact<T>(pl.act, y[bb]);
             if (t + L <= full) {
                 VecT<T> o[M];
                 interleave<T, M>(y, o);
@@ -234,7 +297,8 @@ void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t n,
         for (int64_t xi = 0; xi < A2; ++xi)
             for (int64_t c = 0; c < cpg; ++c) std::fill(V + xi * vstride + c * ldvs + ncols, V + xi * vstride + c * ldvs + ldv, T(0));
 
-    T *out_n = a.output + n * pl.K * pl.P * pl.Q;
+    const int64_t plane = pl.pool ? (pl.P / 2) * (pl.Q / 2) : pl.P * pl.Q; // one output plane
+    T *out_n = a.output + n * pl.K * plane;
     for (int64_t kc0 = k0; kc0 < k1; kc0 += kch) {
         const int64_t kc1 = std::min(k1, kc0 + kch);
         // batched products: for each xi, M[xi] (kc1-kc0 x tiles) = U[xi] (.. x cpg) V[xi] (cpg x tiles)
@@ -263,7 +327,7 @@ void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t n,
         for (int64_t k = kc0; k < kend; ++k) {
             const int64_t gk = g * pl.kpg + k;
             const T bias = pl.has_bias ? a.bias[gk] : T(0);
-            T *out_k = out_n + gk * pl.P * pl.Q;
+            T *out_k = out_n + gk * plane;
             const T *mk = Mb + (k - kc0) * ldv;
             for (int64_t t = t0; t < t1;) {
                 const int64_t ty = t / pl.tilesX, tx0 = t % pl.tilesX, ns = std::min(pl.tilesX - tx0, t1 - t);

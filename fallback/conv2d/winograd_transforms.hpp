@@ -85,6 +85,7 @@ struct WgPlan {
     int64_t scratch_elems = 0;  // per worker
     bool has_bias = false;
     Activation act = Activation::none; // fused epilogue
+    bool pool = false;                  // fused 2x2/2 max pool: the output is P/2 x Q/2
 };
 
 } // namespace ai3::fallback::detail

@@ -125,6 +125,24 @@ template <class T> void run_winograd(const Conv2dParams &p, const std::vector<T>
         const double m = *std::max_element(scale.begin() + long(o), scale.begin() + long(o + plane));
         std::fill(wscale.begin() + long(o), wscale.begin() + long(o + plane), m);
     }
+    // The fused 2x2/2 max pool: the reference pooled from the unfused reference (floor).
+    const int64_t PP = p.P / 2, QQ = p.Q / 2;
+    std::vector<double> pref(size_t(p.N * p.K * PP * QQ)), pscale(pref.size());
+    for (int64_t nk = 0; nk < p.N * p.K; ++nk)
+        for (int64_t i = 0; i < PP; ++i)
+            for (int64_t j = 0; j < QQ; ++j) {
+                double m = -INFINITY, sc = 0;
+                for (int64_t di = 0; di < 2; ++di)
+                    for (int64_t dj = 0; dj < 2; ++dj) {
+                        const size_t o = size_t((nk * p.P + 2 * i + di) * p.Q + 2 * j + dj);
+                        m = std::max(m, ref[o]);
+                        sc = std::max(sc, wscale[o]);
+                    }
+                pref[size_t((nk * PP + i) * QQ + j)] = m;
+                pscale[size_t((nk * PP + i) * QQ + j)] = sc;
+            }
+    Conv2dParams pp = p;
+    pp.max_pool_2x2 = true;
     for (const char *tile : {"2", "4"}) { // both tile sizes on every configuration
         setenv("AI3_WINOGRAD_TILE", tile, 1);
         std::vector<T> out(std::max<size_t>(ref.size(), 1), T(std::nan("")));
@@ -132,6 +150,16 @@ template <class T> void run_winograd(const Conv2dParams &p, const std::vector<T>
         kern->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
         out.resize(ref.size());
         check_close(out, ref, wscale, std::string("conv2d winograd F") + tile + " " + desc, kWinogradTol);
+        std::vector<T> pout(std::max<size_t>(pref.size(), 1) + 1, T(-7)); // one sentinel past the end
+        auto pkern = registry().get<Conv2d, T>("winograd", Backend::cpu)(pp, Device{});
+        pkern->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, pout.data()});
+        if (pout[pref.size()] != T(-7)) {
+            std::printf("FAIL conv2d winograd+pool F%s %s [%s]: wrote past the pooled output\n", tile, desc.c_str(),
+                        tname<T>());
+            ++g_fail;
+        }
+        pout.resize(pref.size());
+        check_close(pout, pref, pscale, std::string("conv2d winograd+maxpool F") + tile + " " + desc, kWinogradTol);
     }
     unsetenv("AI3_WINOGRAD_TILE");
 }
@@ -147,6 +175,16 @@ template <class T> void test_conv(const Conv2dParams &p, const std::string &desc
         kern->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
         out.resize(ref.size());
         check_close(out, ref, scale, std::string("conv2d ") + algo + " " + desc);
+        Conv2dParams pp = p; // only winograd fuses a max pool; the others must refuse, not ignore it
+        pp.max_pool_2x2 = true;
+        try {
+            registry().get<Conv2d, T>(algo, Backend::cpu)(pp, Device{})->run(
+                {in.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
+            std::printf("FAIL conv2d %s %s: accepted a fused max pool it cannot run\n", algo, desc.c_str());
+            ++g_fail;
+        } catch (const Unimplemented &) {
+            ++g_pass;
+        }
     }
     if (winograd_applies(p))
         run_winograd(p, in, w, b, ref, scale, desc);
