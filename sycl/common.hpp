@@ -50,4 +50,52 @@ struct WinogradParams {
     int64_t tiles_h = 0, tiles_w = 0, tiles = 0; // tiles = N * tiles_h * tiles_w
 };
 
+
+// A broadcasting binary op after the host collapsed its shapes (see graph_ops.cpp):
+// dims of size 1 dropped and adjacent dims merged where both operands stay dense
+// across them, so a same-shape add is rank 1 and a per-channel gate rank 2.
+struct BroadcastParams {
+    int rank = 0;
+    int64_t total = 0;
+    int64_t shape[kMaxRank] = {};
+    int64_t a_stride[kMaxRank] = {}, b_stride[kMaxRank] = {};
+};
+
+// The offsets of output element i in the two operands.
+inline void broadcast_offsets(const BroadcastParams &p, int64_t i, int64_t &ao, int64_t &bo) {
+    ao = 0;
+    bo = 0;
+    for (int d = p.rank - 1; d >= 0; --d) {
+        int64_t k = i % p.shape[d];
+        i /= p.shape[d];
+        ao += k * p.a_stride[d];
+        bo += k * p.b_stride[d];
+    }
+}
+
+// A dense output of `shape` read from an input at `stride` (elements) per output dim:
+// permute's copy. rows = product of every dim but the last.
+struct StridedParams {
+    int rank = 0;
+    int64_t rows = 0;
+    int64_t shape[kMaxRank] = {};
+    int64_t stride[kMaxRank] = {};
+};
+
+// LayerNormParams without its double eps (passed as T), so float kernels never touch
+// a double on devices without fp64.
+struct LayerNormGeometry {
+    int64_t M = 0, D = 0, inner = 1;
+    bool has_weight = false, has_bias = false;
+};
+
+// Compensated (Kahan) accumulation: the per-work-item partial sums of the mean and
+// layernorm reductions stay exact to about one rounding even over long rows in float.
+template <typename T> inline void kahan_add(T &sum, T &comp, T v) {
+    T y = v - comp;
+    T t = sum + y;
+    comp = (t - sum) - y;
+    sum = t;
+}
+
 } // namespace ai3::sk
