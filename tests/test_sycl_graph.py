@@ -110,7 +110,8 @@ def _bn(dtype: torch.dtype) -> nn.BatchNorm2d:
 
 
 BROADCAST = [((2, 3, 4, 5), (2, 3, 4, 5)), ((2, 3, 4, 5), (2, 3, 1, 1)), ((2, 3, 4, 5), (3, 1, 1)),
-             ((4,), (1,)), ((2, 1, 5), (1, 4, 1)), ((2, 3, 4, 5), ()), ((1, 6), (5, 1))]
+             ((4,), (1,)), ((2, 1, 5), (1, 4, 1)), ((2, 3, 4, 5), ()), ((1, 6), (5, 1)),
+             ((2, 3, 4, 5), (2, 1, 4, 1)), ((2, 1, 3, 1, 5), (1, 4, 1, 6, 1))]  # 4 and 5 dims that do not merge
 
 POINTWISE = {"relu6": (L.ReLU6, F.relu6), "hardswish": (L.Hardswish, F.hardswish),
              "hardsigmoid": (L.Hardsigmoid, F.hardsigmoid), "silu": (L.SiLU, F.silu),

@@ -40,7 +40,7 @@ inline void layernorm_rows(sycl::nd_item<3> it, const T *x, const T *w, const T 
 template <typename T>
 inline void layernorm_cols(sycl::nd_item<3> it, const T *x, const T *w, const T *b, T *y, LayerNormGeometry g, T eps) {
     const int64_t o = int64_t(it.get_global_id(1)), i = int64_t(it.get_global_id(2));
-    if (i >= g.inner) return;
+    if (o * g.inner >= g.M || i >= g.inner) return;
     const int64_t base = o * g.D * g.inner + i;
     T s = 0, c = 0;
     for (int64_t d = 0; d < g.D; ++d) kahan_add(s, c, x[base + d * g.inner]);

@@ -20,7 +20,7 @@ template <typename T> inline void mean_rows(sycl::nd_item<3> it, const T *x, T *
 
 template <typename T> inline void mean_cols(sycl::nd_item<3> it, const T *x, T *y, MeanParams p) {
     const int64_t o = int64_t(it.get_global_id(1)), i = int64_t(it.get_global_id(2));
-    if (i >= p.inner) return;
+    if (o >= p.outer || i >= p.inner) return;
     const T *col = x + o * p.reduce * p.inner + i;
     T s = 0, c = 0;
     for (int64_t r = 0; r < p.reduce; ++r) kahan_add(s, c, col[r * p.inner]);

@@ -11,6 +11,14 @@ namespace ai3::syclrt {
 
 namespace {
 
+// Work-groups of up to 256 work-items over the last dim, then the one before it: the CPU
+// device pays a fixed cost per work-group, which with range3's 32 dominated these
+// memory-bound kernels (1.2M elements: ~37k groups). Kernels check both ranges.
+sycl::nd_range<3> wide3(int64_t d0, int64_t d1, int64_t d2) {
+    const std::size_t w2 = wg_for(d2, 256), w1 = wg_for(d1, 256 / w2);
+    return {sycl::range<3>(std::size_t(d0), round_up(d1, w1), round_up(d2, w2)), sycl::range<3>(1, w1, w2)};
+}
+
 // ---- pointwise activations ---------------------------------------------------------
 
 // One launcher per activation; in place (input == output) is safe in every kernel, and a
@@ -86,7 +94,7 @@ template <class T> struct BatchNormK final : SyclKernel<BatchNorm2d, T> {
             // The layer owns its folded scale and shift and never changes them.
             const T *s = scale_.get(this->qs, a.scale, std::size_t(p.C), 0, true);
             const T *t = shift_.get(this->qs, a.shift, std::size_t(p.C), 0, true);
-            launch_batchnorm2d<T>(this->qs, range1(n), x, s, t, y, p);
+            launch_batchnorm2d<T>(this->qs, wide3(p.N, p.C, p.HW), x, s, t, y, p);
             st.finish();
         });
     }
@@ -94,54 +102,108 @@ template <class T> struct BatchNormK final : SyclKernel<BatchNorm2d, T> {
 
 // ---- add, mul -------------------------------------------------------------------------
 
-// Drops size-1 dims and merges adjacent dims across which both operands stay dense (or
-// both broadcast), so the kernel decodes as few dims as the broadcast really has.
-sk::BroadcastParams collapse(const BinaryParams &p) {
-    sk::BroadcastParams q;
-    q.total = 1;
-    for (int d = 0; d < p.rank; ++d) {
-        q.total *= p.shape[d];
-        if (p.shape[d] == 1) continue;
-        const int k = q.rank - 1;
-        if (k >= 0 && q.a_stride[k] == p.a_stride[d] * p.shape[d] && q.b_stride[k] == p.b_stride[d] * p.shape[d]) {
-            q.shape[k] *= p.shape[d];
-            q.a_stride[k] = p.a_stride[d];
-            q.b_stride[k] = p.b_stride[d];
-        } else {
-            q.shape[q.rank] = p.shape[d];
-            q.a_stride[q.rank] = p.a_stride[d];
-            q.b_stride[q.rank] = p.b_stride[d];
-            ++q.rank;
+// A strided view (of one or two operands) over a dense output shape, with size-1 dims
+// dropped and adjacent dims merged where every operand stays dense (or broadcast)
+// across them, padded with size-1 dims to at least 3. Kernels cover the last three dims;
+// any before them (only where merging failed, e.g. (2,3,4,5) * (2,1,4,1)) are looped
+// here, one launch each at offset pointers, so the kernels need no index decoding.
+template <int K> struct Collapsed {
+    int rank = 0;
+    int64_t total = 1;
+    int64_t shape[kMaxRank] = {};
+    int64_t stride[K][kMaxRank] = {};
+
+    void push(int64_t n, const int64_t (&st)[K]) {
+        total *= n;
+        if (n == 1) return;
+        const int k = rank - 1;
+        bool merge = k >= 0;
+        for (int o = 0; o < K && merge; ++o) merge = stride[o][k] == st[o] * n;
+        if (merge) {
+            shape[k] *= n;
+            for (int o = 0; o < K; ++o) stride[o][k] = st[o];
+            return;
+        }
+        shape[rank] = n;
+        for (int o = 0; o < K; ++o) stride[o][rank] = st[o];
+        ++rank;
+    }
+    void pad3() {
+        const int k = rank < 3 ? 3 - rank : 0;
+        for (int d = rank - 1; d >= 0 && k; --d) {
+            shape[d + k] = shape[d];
+            for (int o = 0; o < K; ++o) stride[o][d + k] = stride[o][d];
+        }
+        for (int d = 0; d < k; ++d) {
+            shape[d] = 1;
+            for (int o = 0; o < K; ++o) stride[o][d] = 0;
+        }
+        rank += k;
+    }
+    // One launch covers the last three dims: (shape[r-3], shape[r-2], shape[r-1]).
+    sycl::nd_range<3> range() const { return wide3(shape[rank - 3], shape[rank - 2], shape[rank - 1]); }
+    // Calls f(offsets of the K operands, offset of the output) once per launch: once,
+    // unless dims before the last three failed to merge.
+    template <class F> void for_each_launch(F &&f) const {
+        int64_t outer = 1;
+        for (int d = 0; d + 3 < rank; ++d) outer *= shape[d];
+        const int64_t block = shape[rank - 3] * shape[rank - 2] * shape[rank - 1];
+        for (int64_t j = 0; j < outer; ++j) {
+            int64_t off[K] = {}, rem = j;
+            for (int d = rank - 4; d >= 0; --d) {
+                const int64_t k = rem % shape[d];
+                rem /= shape[d];
+                for (int o = 0; o < K; ++o) off[o] += k * stride[o][d];
+            }
+            f(off, j * block);
         }
     }
-    if (q.rank == 0) { // a scalar (or every dim 1)
-        q.rank = 1;
-        q.shape[0] = 1;
+    // Elements operand o spans (its largest offset + 1), what must be staged of it.
+    int64_t extent(int o) const {
+        int64_t last = 0;
+        for (int d = 0; d < rank; ++d) last += (shape[d] - 1) * stride[o][d];
+        return last + 1;
     }
-    return q;
+};
+
+Collapsed<2> collapse(const BinaryParams &p) {
+    Collapsed<2> c;
+    for (int d = 0; d < p.rank; ++d) c.push(p.shape[d], {p.a_stride[d], p.b_stride[d]});
+    c.pad3();
+    return c;
 }
 
-// Elements an operand spans (its largest offset + 1), what must be staged of it.
-int64_t extent(int rank, const int64_t *shape, const int64_t *stride) {
-    int64_t last = 0;
-    for (int d = 0; d < rank; ++d) last += (shape[d] - 1) * stride[d];
-    return last + 1;
+sk::BroadcastParams broadcast_params(const Collapsed<2> &c) {
+    const int r = c.rank;
+    sk::BroadcastParams q;
+    q.n1 = c.shape[r - 2];
+    q.n2 = c.shape[r - 1];
+    q.a0 = c.stride[0][r - 3];
+    q.a1 = c.stride[0][r - 2];
+    q.a2 = c.stride[0][r - 1];
+    q.b0 = c.stride[1][r - 3];
+    q.b1 = c.stride[1][r - 2];
+    q.b2 = c.stride[1][r - 1];
+    return q;
 }
 
 template <class Op, class T> struct BinaryK final : SyclKernel<Op, T> {
     using SyclKernel<Op, T>::SyclKernel;
     void run(const BinaryArgs<T> &a) override {
-        const sk::BroadcastParams q = collapse(this->p);
-        if (q.total <= 0) return;
+        const Collapsed<2> c = collapse(this->p);
+        if (c.total <= 0) return;
+        const sk::BroadcastParams q = broadcast_params(c);
         guarded(std::is_same_v<Op, Add> ? "running add" : "running mul", [&] {
             Staging st(this->qs);
-            const T *x = st.in(a.a, std::size_t(extent(q.rank, q.shape, q.a_stride)));
-            const T *w = st.in(a.b, std::size_t(extent(q.rank, q.shape, q.b_stride)));
-            T *y = st.out(a.output, std::size_t(q.total));
-            if constexpr (std::is_same_v<Op, Add>)
-                launch_add<T>(this->qs, range1(q.total), x, w, y, q);
-            else
-                launch_mul<T>(this->qs, range1(q.total), x, w, y, q);
+            const T *x = st.in(a.a, std::size_t(c.extent(0)));
+            const T *w = st.in(a.b, std::size_t(c.extent(1)));
+            T *y = st.out(a.output, std::size_t(c.total));
+            c.for_each_launch([&](const int64_t *off, int64_t out) {
+                if constexpr (std::is_same_v<Op, Add>)
+                    launch_add<T>(this->qs, c.range(), x + off[0], w + off[1], y + out, q);
+                else
+                    launch_mul<T>(this->qs, c.range(), x + off[0], w + off[1], y + out, q);
+            });
             st.finish();
         });
     }
@@ -168,7 +230,7 @@ template <class T> struct CatK final : SyclKernel<Cat, T> {
                 const int64_t inner = p.inner[i];
                 if (inner > 0) {
                     const T *x = st.in(a.inputs[i], std::size_t(p.outer * inner));
-                    launch_cat_piece<T>(this->qs, range3(1, p.outer, inner), x, y, p.outer, inner, total, off);
+                    launch_cat_piece<T>(this->qs, wide3(1, p.outer, inner), x, y, p.outer, inner, total, off);
                 }
                 off += inner;
             }
@@ -187,55 +249,46 @@ template <class T> struct SplitK final : SyclKernel<Split, T> {
             Staging st(this->qs);
             const T *x = st.in(a.input, std::size_t(p.outer * p.dim * p.inner));
             T *y = st.out(a.output, std::size_t(p.outer * row));
-            launch_split<T>(this->qs, range3(1, p.outer, row), x, y, p);
+            launch_split<T>(this->qs, wide3(1, p.outer, row), x, y, p);
             st.finish();
         });
     }
 };
 
-// The output's shape and, per output dim, the input's stride; size-1 dims dropped and
-// dims that stay adjacent in the input merged (NCHW -> NHWC becomes N x HW x C).
-sk::StridedParams permuted(const PermuteParams &p) {
+// The output's shape and, per output dim, the input's stride, collapsed (NCHW -> NHWC
+// becomes N x HW x C at input strides (CHW, 1, HW)).
+Collapsed<1> permuted(const PermuteParams &p) {
     int64_t in_stride[kMaxRank];
     int64_t s = 1;
     for (int d = p.rank - 1; d >= 0; --d) {
         in_stride[d] = s;
         s *= p.in_shape[d];
     }
-    sk::StridedParams q;
-    for (int d = 0; d < p.rank; ++d) {
-        const int64_t n = p.in_shape[p.perm[d]], st = in_stride[p.perm[d]];
-        if (n == 1) continue;
-        const int k = q.rank - 1;
-        if (k >= 0 && q.stride[k] == st * n) {
-            q.shape[k] *= n;
-            q.stride[k] = st;
-        } else {
-            q.shape[q.rank] = n;
-            q.stride[q.rank] = st;
-            ++q.rank;
-        }
-    }
-    if (q.rank == 0) {
-        q.rank = 1;
-        q.shape[0] = s > 0 ? 1 : 0;
-    }
-    q.rows = 1;
-    for (int d = 0; d + 1 < q.rank; ++d) q.rows *= q.shape[d];
-    return q;
+    Collapsed<1> c;
+    for (int d = 0; d < p.rank; ++d) c.push(p.in_shape[p.perm[d]], {in_stride[p.perm[d]]});
+    c.pad3();
+    return c;
 }
 
 template <class T> struct PermuteK final : SyclKernel<Permute, T> {
     using SyclKernel<Permute, T>::SyclKernel;
     void run(const UnaryArgs<T> &a) override {
-        const sk::StridedParams q = permuted(this->p);
-        const int64_t inner = q.shape[q.rank - 1], n = q.rows * inner;
-        if (n <= 0) return;
+        const Collapsed<1> c = permuted(this->p);
+        if (c.total <= 0) return;
+        const int r = c.rank;
+        sk::StridedParams q;
+        q.n1 = c.shape[r - 2];
+        q.n2 = c.shape[r - 1];
+        q.s0 = c.stride[0][r - 3];
+        q.s1 = c.stride[0][r - 2];
+        q.s2 = c.stride[0][r - 1];
         guarded("running permute", [&] {
             Staging st(this->qs);
-            const T *x = st.in(a.input, std::size_t(n));
-            T *y = st.out(a.output, std::size_t(n));
-            launch_permute<T>(this->qs, range3(1, q.rows, inner), x, y, q);
+            const T *x = st.in(a.input, std::size_t(c.total));
+            T *y = st.out(a.output, std::size_t(c.total));
+            c.for_each_launch([&](const int64_t *off, int64_t out) {
+                launch_permute<T>(this->qs, c.range(), x + off[0], y + out, q);
+            });
             st.finish();
         });
     }
@@ -261,7 +314,7 @@ template <class T> struct MeanK final : SyclKernel<Mean, T> {
             if (p.inner == 1)
                 launch_mean_rows<T>(this->qs, group_per_row(p.outer, p.reduce), x, y, p);
             else
-                launch_mean_cols<T>(this->qs, range3(1, p.outer, p.inner), x, y, p);
+                launch_mean_cols<T>(this->qs, wide3(1, p.outer, p.inner), x, y, p);
             st.finish();
         });
     }
@@ -291,7 +344,7 @@ template <class T> struct LayerNormK final : SyclKernel<LayerNorm, T> {
             if (p.inner == 1)
                 launch_layernorm_rows<T>(this->qs, group_per_row(p.M, p.D), x, w, b, y, g, T(p.eps));
             else
-                launch_layernorm_cols<T>(this->qs, range3(1, p.M / p.inner, p.inner), x, w, b, y, g, T(p.eps));
+                launch_layernorm_cols<T>(this->qs, wide3(1, p.M / p.inner, p.inner), x, w, b, y, g, T(p.eps));
             st.finish();
         });
     }
