@@ -504,7 +504,7 @@ def test_aot_wrappers_compile_as_host_code_with_gxx():
     if header is None or not (REPO / "sycl" / "src").is_dir():
         pytest.skip("SYCL headers or the source tree are not available")
     include = header.parent.parent
-    for src in ("conv2d.cpp", "layers.cpp", "runtime.cpp"):
+    for src in ("conv2d.cpp", "layers.cpp", "graph_ops.cpp", "runtime.cpp"):
         cmd = [gxx, "-std=c++17", "-fsyntax-only", "-DAI3_SYCL_AOT", "-DSYCL_DISABLE_FSYCL_SYCLHPP_WARNING",
                "-isystem", str(include), f"-I{REPO / 'core'}", f"-I{REPO / 'sycl'}", f"-I{REPO / 'sycl' / 'src'}",
                str(REPO / "sycl" / "src" / src)]
