@@ -259,8 +259,8 @@ def test_swap_backend_model_on_device(name, kw):
     before = launches()
     with forbid_torch_ops(GRAPH_ATEN):
         out = fast(x)
-    # Every layer that is not a view launched at least one SYCL kernel.
-    assert launches() - before >= sum(1 for layer in fast.layers if layer.op not in ("reshape", "flatten")) - 2
+    # Every layer but views (aliased buffers) and constants (copied in) launched a SYCL kernel.
+    assert launches() - before >= sum(1 for layer in fast.layers if layer.op not in ("reshape", "flatten", "constant"))
     assert_network_close(out, expected, msg=name)
 
 
