@@ -50,4 +50,38 @@ struct WinogradParams {
     int64_t tiles_h = 0, tiles_w = 0, tiles = 0; // tiles = N * tiles_h * tiles_w
 };
 
+// A broadcasting binary op after the host collapsed its shapes (see graph_ops.cpp):
+// dims of size 1 dropped, adjacent dims merged where both operands stay dense (or both
+// broadcast) across them. A launch covers the last three dims (n0, n1, n2) with these
+// strides; the host loops over any dims before them (rare: they must fail to merge).
+// No division, no loop: a loop over leading dims, even one never taken, made the kernel
+// several times slower on the OpenCL CPU device (measured), as if no longer vectorised.
+struct BroadcastParams {
+    int64_t n1 = 1, n2 = 1;
+    int64_t a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
+};
+
+// A dense output read from an input at a stride per output dim (permute's copy), in the
+// same form.
+struct StridedParams {
+    int64_t n1 = 1, n2 = 1;
+    int64_t s0 = 0, s1 = 0, s2 = 0;
+};
+
+// LayerNormParams without its double eps (passed as T), so float kernels never touch
+// a double on devices without fp64.
+struct LayerNormGeometry {
+    int64_t M = 0, D = 0, inner = 1;
+    bool has_weight = false, has_bias = false;
+};
+
+// Compensated (Kahan) accumulation: the per-work-item partial sums of the mean and
+// layernorm reductions keep an error independent of the row length, even in float.
+template <typename T> inline void kahan_add(T &sum, T &comp, T v) {
+    T y = v - comp;
+    T t = sum + y;
+    comp = (t - sum) - y;
+    sum = t;
+}
+
 } // namespace ai3::sk

@@ -105,6 +105,9 @@ CONV_CASES = {
     "base": dict(cin=4, cout=6, k=3, padding=1, hw=(9, 10), n=2),
     "s2_d2_g2": dict(cin=6, cout=10, k=3, stride=2, dilation=2, padding=2, groups=2, hw=(13, 11), n=2),
     "depthwise": dict(cin=8, cout=8, k=3, padding=1, groups=8, hw=(7, 9), n=1),
+    "depthwise_s2": dict(cin=6, cout=6, k=3, stride=2, padding=1, groups=6, hw=(10, 9), n=2),
+    "depthwise_x2_s2_d2": dict(cin=4, cout=8, k=(5, 3), stride=2, dilation=(2, 1), padding=2, groups=4, hw=(11, 9),
+                               n=2),
     "k5x3_asym_same": dict(cin=3, cout=9, k=(4, 3), padding="same", hw=(10, 8), n=1),
     "reflect_nobias": dict(cin=5, cout=7, k=3, padding=1, mode="reflect", bias=False, hw=(6, 7), n=2),
     "circular": dict(cin=3, cout=4, k=3, padding=2, mode="circular", hw=(5, 6), n=1),
@@ -504,7 +507,7 @@ def test_aot_wrappers_compile_as_host_code_with_gxx():
     if header is None or not (REPO / "sycl" / "src").is_dir():
         pytest.skip("SYCL headers or the source tree are not available")
     include = header.parent.parent
-    for src in ("conv2d.cpp", "layers.cpp", "runtime.cpp"):
+    for src in ("conv2d.cpp", "layers.cpp", "graph_ops.cpp", "runtime.cpp"):
         cmd = [gxx, "-std=c++17", "-fsyntax-only", "-DAI3_SYCL_AOT", "-DSYCL_DISABLE_FSYCL_SYCLHPP_WARNING",
                "-isystem", str(include), f"-I{REPO / 'core'}", f"-I{REPO / 'sycl'}", f"-I{REPO / 'sycl' / 'src'}",
                str(REPO / "sycl" / "src" / src)]

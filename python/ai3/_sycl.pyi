@@ -11,7 +11,7 @@ def has_fp64(handle: int) -> bool: ...
 def is_device_pointer(handle: int, pointer: int) -> bool:
     """Whether ``pointer`` is USM memory of this device's context."""
 def compile(handle: int, bundle: str, dtype: str) -> float:
-    """Compile a kernel bundle ('layers' or 'conv') for a dtype now; seconds spent (0 if cached)."""
+    """Compile a kernel bundle ('layers', 'conv' or 'graph') for a dtype now; seconds spent (0 if cached)."""
 def launch_count() -> int:
     """SYCL kernel launches by ai3 so far in this process."""
 def build_source(handle: int, source: str, kernel_names: List[str]) -> None:

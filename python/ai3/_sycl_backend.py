@@ -318,7 +318,7 @@ def compile_bundles(device: Any, dtype: str) -> float:
     mod = load()
     if mod is None:
         raise DeviceError(f"SYCL is unavailable: {_reason}")
-    return sum(mod.compile(device.handle, b, dtype) for b in ("layers", "conv"))
+    return sum(mod.compile(device.handle, b, dtype) for b in ("layers", "conv", "graph"))
 
 
 def compile_stats() -> Tuple[int, float]:

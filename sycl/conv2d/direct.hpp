@@ -61,6 +61,57 @@ template <typename T>
 inline void conv2d_direct_3x3(sycl::nd_item<3> it, const T *x, const T *w, const T *bias, T *y, Conv2dParams p) {
     conv2d_direct_impl<T, true>(it, x, w, bias, y, p);
 }
+// Depthwise (every output channel reads one input channel: mobilenets, efficientnets):
+// the blocked kernel above would spend 7 of its 8 accumulators on padding. One output
+// per work-item, weights unpacked (K x 1 x R x S), in-plane indices in 32 bits (64-bit
+// vector multiplies are emulated on AVX2). KS/ST > 0 fix the kernel size and stride at
+// compile time (3x3, stride 1 or 2, dilation 1): unrolled taps, and for stride 1
+// neighbouring work-items load neighbouring inputs instead of gathering.
+template <typename T, int KS, int ST>
+inline void conv2d_depthwise_impl(sycl::nd_item<3> it, const T *x, const T *w, const T *bias, T *y,
+                                  const Conv2dParams &p) {
+    const int R = KS ? KS : int(p.R), S = KS ? KS : int(p.S);
+    const int sh = ST ? ST : int(p.stride_h), sw = ST ? ST : int(p.stride_w);
+    const int dh = KS ? 1 : int(p.dil_h), dw = KS ? 1 : int(p.dil_w);
+    const int H = int(p.H), W = int(p.W);
+    const int64_t i0 = int64_t(it.get_global_id(0));
+    const int op = int(it.get_global_id(1)), oq = int(it.get_global_id(2));
+    if (op >= p.P || oq >= p.Q) return;
+    const int64_t n = i0 / p.K, k = i0 - n * p.K, c = k / (p.K / p.groups);
+    const int ih0 = op * sh - int(p.pad_h), iw0 = oq * sw - int(p.pad_w);
+    const T *xc = x + (n * p.C + c) * p.H * p.W;
+    const T *wk = w + k * R * S;
+    T acc = 0;
+    for (int r = 0; r < R; ++r) {
+        const int ih = ih0 + r * dh;
+        if (ih < 0 || ih >= H) continue;
+        const T *row = xc + ih * W;
+        for (int s = 0; s < S; ++s) {
+            const int iw = iw0 + s * dw;
+            acc += wk[r * S + s] * ((iw >= 0 && iw < W) ? row[iw] : T(0));
+        }
+    }
+    y[(i0 * p.P + op) * p.Q + oq] = acc + (p.has_bias ? bias[k] : T(0));
+}
+template <typename T>
+inline void conv2d_depthwise(sycl::nd_item<3> it, const T *x, const T *w, const T *bias, T *y, Conv2dParams p) {
+    conv2d_depthwise_impl<T, 0, 0>(it, x, w, bias, y, p);
+}
+template <typename T>
+inline void conv2d_depthwise_3x3s1(sycl::nd_item<3> it, const T *x, const T *w, const T *bias, T *y, Conv2dParams p) {
+    conv2d_depthwise_impl<T, 3, 1>(it, x, w, bias, y, p);
+}
+template <typename T>
+inline void conv2d_depthwise_3x3s2(sycl::nd_item<3> it, const T *x, const T *w, const T *bias, T *y, Conv2dParams p) {
+    conv2d_depthwise_impl<T, 3, 2>(it, x, w, bias, y, p);
+}
+// Which depthwise kernel: 1 = 3x3 stride 1, 2 = 3x3 stride 2, 0 = any other.
+inline int depthwise_variant(const Conv2dParams &p) {
+    if (p.R != 3 || p.S != 3 || p.dil_h != 1 || p.dil_w != 1 || p.stride_h != p.stride_w) return 0;
+    return p.stride_h == 1 ? 1 : p.stride_h == 2 ? 2 : 0;
+}
+inline bool direct_depthwise(const Conv2dParams &p) { return p.groups > 1 && p.C == p.groups; }
+
 inline bool direct_3x3(const Conv2dParams &p) {
     return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
 }

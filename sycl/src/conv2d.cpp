@@ -62,8 +62,19 @@ template <class T> struct ConvBase : Kernel<Conv2d, T> {
 
 template <class T> struct Direct final : ConvBase<T> {
     Direct(const Conv2dParams &p, const Device &d) : ConvBase<T>(p, d, "running conv2d 'direct'") {}
+    // The depthwise kernel reads the weights as they are.
+    bool packs_weights() const override { return !sk::direct_depthwise(this->p); }
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &) override {
         const auto &p = this->p;
+        if (sk::direct_depthwise(p)) {
+            const auto r = wide3(p.N * p.K, p.P, p.Q);
+            switch (sk::depthwise_variant(p)) {
+            case 1: launch_conv2d_depthwise_3x3s1<T>(this->qs, r, x, w, b, y, p); break;
+            case 2: launch_conv2d_depthwise_3x3s2<T>(this->qs, r, x, w, b, y, p); break;
+            default: launch_conv2d_depthwise<T>(this->qs, r, x, w, b, y, p);
+            }
+            return;
+        }
         const int64_t blocks = sk::ceil_div(this->Kg(), AI3_SYCL_DIRECT_KB) * p.groups;
         if (sk::direct_3x3(p))
             launch_conv2d_direct_3x3<T>(this->qs, range3(p.N * blocks, p.P, p.Q), x, w, b, y, p);

@@ -1,6 +1,7 @@
 // Host side of the SYCL kernels for every op but conv2d: validate the device,
 // stage host pointers, launch.
 #include "kernels.hpp"
+#include "kernel_base.hpp"
 #include "launch.hpp"
 
 #include <cstring>
@@ -9,19 +10,6 @@
 namespace ai3::syclrt {
 
 namespace {
-
-QueueState &checked_queue(const Device &dev, DType dtype) {
-    QueueState &qs = queue_of(dev);
-    AI3_CHECK(dtype != DType::f64 || qs.fp64, Unimplemented, "float64 needs a SYCL device with aspect::fp64; ",
-              qs.name, " has none (use float32)");
-    return qs;
-}
-
-template <class Op, class T> struct SyclKernel : Kernel<Op, T> {
-    SyclKernel(const typename Op::Params &p, const Device &dev) : p(p), qs(checked_queue(dev, dtype_of<T>::value)) {}
-    typename Op::Params p;
-    QueueState &qs;
-};
 
 template <class T> struct Relu final : SyclKernel<ReLU, T> {
     using SyclKernel<ReLU, T>::SyclKernel;
@@ -137,13 +125,6 @@ uint64_t fingerprint(const void *p, std::size_t bytes) {
 template <class T> using MaxPoolK = Pool<MaxPool2d, T>;
 template <class T> using AvgPoolK = Pool<AvgPool2d, T>;
 template <class T> using AdaptiveK = Pool<AdaptiveAvgPool2d, T>;
-
-#define AI3_FACTORY(fn, Op, K)                                                                                \
-    template <class T> KernelPtr<Op, T> fn(const typename Op::Params &p, const Device &d) {                    \
-        return std::make_unique<K<T>>(p, d);                                                                  \
-    }                                                                                                         \
-    template KernelPtr<Op, float> fn<float>(const typename Op::Params &, const Device &);                     \
-    template KernelPtr<Op, double> fn<double>(const typename Op::Params &, const Device &);
 
 AI3_FACTORY(make_relu, ReLU, Relu)
 AI3_FACTORY(make_flatten, Flatten, Copy)

@@ -57,8 +57,9 @@ PYBIND11_MODULE(_sycl, m) {
         "compile",
         [](uintptr_t h, const std::string &bundle, const std::string &dtype) {
             QueueState &qs = from_handle(h);
-            Bundle b = bundle == "conv" ? Bundle::conv : Bundle::layers;
-            AI3_CHECK(bundle == "conv" || bundle == "layers", ValueError, "unknown SYCL kernel bundle '", bundle, "'");
+            AI3_CHECK(bundle == "conv" || bundle == "layers" || bundle == "graph", ValueError,
+                      "unknown SYCL kernel bundle '", bundle, "' (layers, conv or graph)");
+            Bundle b = bundle == "conv" ? Bundle::conv : bundle == "graph" ? Bundle::graph : Bundle::layers;
             DType d = parse_dtype(dtype);
             py::gil_scoped_release nogil;
             return rtc_compile(qs, b, d);

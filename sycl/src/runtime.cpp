@@ -46,7 +46,14 @@ const EmbeddedFile *embedded(const std::string &name) {
 
 } // namespace
 
-const char *bundle_name(Bundle b) { return b == Bundle::layers ? "layers" : "conv"; }
+const char *bundle_name(Bundle b) {
+    switch (b) {
+    case Bundle::layers: return "layers";
+    case Bundle::conv: return "conv";
+    case Bundle::graph: return "graph";
+    }
+    return "?";
+}
 
 #ifdef AI3_SYCL_AOT
 const char *mode() { return "aot"; }

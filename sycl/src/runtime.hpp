@@ -22,7 +22,7 @@
 
 namespace ai3::syclrt {
 
-enum class Bundle : int { layers = 0, conv = 1 };
+enum class Bundle : int { layers = 0, conv = 1, graph = 2 };
 const char *bundle_name(Bundle b);
 
 // One device (and context) ai3 runs on: an in-order queue, its allocations, a pool of

@@ -1,0 +1,14 @@
+// hardswish: x * relu6(x + 3) / 6 (torch.nn.Hardswish).
+// One element per work-item, reading only its own element before writing it, so in
+// place (x == y) is safe.
+#pragma once
+#include "../common.hpp"
+
+namespace ai3::sk {
+template <typename T> inline void hardswish(sycl::nd_item<1> it, const T *x, T *y, int64_t n) {
+    int64_t i = int64_t(it.get_global_id(0));
+    if (i >= n) return;
+    T v = x[i];
+    y[i] = v * (v <= T(-3) ? T(0) : (v >= T(3) ? T(1) : v / T(6) + T(0.5)));
+}
+} // namespace ai3::sk

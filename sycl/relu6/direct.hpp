@@ -1,0 +1,14 @@
+// relu6: min(max(x, 0), 6) (torch.nn.ReLU6); NaN propagates like torch's.
+// One element per work-item, reading only its own element before writing it, so in
+// place (x == y) is safe.
+#pragma once
+#include "../common.hpp"
+
+namespace ai3::sk {
+template <typename T> inline void relu6(sycl::nd_item<1> it, const T *x, T *y, int64_t n) {
+    int64_t i = int64_t(it.get_global_id(0));
+    if (i >= n) return;
+    T v = x[i];
+    y[i] = v < T(0) ? T(0) : (v > T(6) ? T(6) : v);
+}
+} // namespace ai3::sk

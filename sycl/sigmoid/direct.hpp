@@ -1,0 +1,14 @@
+// sigmoid: 1 / (1 + exp(-x)); exp overflow gives the exact limit 0.
+// One element per work-item, reading only its own element before writing it, so in
+// place (x == y) is safe.
+#pragma once
+#include "../common.hpp"
+
+namespace ai3::sk {
+template <typename T> inline void sigmoid(sycl::nd_item<1> it, const T *x, T *y, int64_t n) {
+    int64_t i = int64_t(it.get_global_id(0));
+    if (i >= n) return;
+    T v = x[i];
+    y[i] = T(1) / (T(1) + sycl::exp(-v));
+}
+} // namespace ai3::sk
