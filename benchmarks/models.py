@@ -18,6 +18,7 @@ activations and every allocator (tracemalloc would miss C++ memory).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import statistics
@@ -58,6 +59,14 @@ def memory_child(name: str, framework: str, size: int, batch: int, threads: int,
         gc.collect()
     else:
         runner = model
+    # Both sides alike: hand heap memory freed during set-up (for ai3, torch's copy of the
+    # weights, dropped above) back to the OS before measuring, so neither is charged for
+    # memory the C library has freed but not yet returned. (ai3.Model does this itself when
+    # it plans its buffers, but that is after this reset.)
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     before = status_kib("VmRSS")

@@ -715,6 +715,7 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
         buffers_.clear();
         in_buf_.reset();
         planned_ = false;
+        detail::release_free_heap(); // before this plan's buffers are touched
         planned_for_ = in_shape;
         plan_ = plan(in_shape, dtype);
         plan_fusion(dtype, dev); // may redo plan_ for fused pools

@@ -4,6 +4,9 @@
 #include "ai3/tuning.hpp"
 
 #include <algorithm>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <cstring>
 #include <sstream>
 
@@ -482,6 +485,12 @@ Shape Model::out_shape(const Shape &in) const {
     return s;
 }
 
+void detail::release_free_heap() {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
+
 Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const Device &dev) {
     std::lock_guard<std::mutex> lk(mu_);
     // Validate the whole chain before running anything.
@@ -505,6 +514,7 @@ Tensor Model::forward(const void *in, const Shape &in_shape, DType dtype, const 
     if (!planned_ || planned_for_ != in_shape || planned_dtype_ != dtype || planned_dev_.backend != dev.backend ||
         planned_dev_.index != dev.index || planned_dev_.handle != dev.handle) {
         planned_ = false;
+        detail::release_free_heap(); // before this plan's buffers are touched
         for (auto &b : buffers_) b.reset();
         in_buf_.reset();
         out_buf_.reset();
