@@ -25,6 +25,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -50,7 +51,7 @@ def need_gpu() -> None:
     if not why and not torch.cuda.is_available():
         why = "torch.cuda.is_available() is False (torch is not a CUDA build, or sees no GPU)"
     if why:
-        sys.exit(f"cuda_conv.py needs a CUDA GPU usable by ai3 and torch: {why}")
+        sys.exit(f"{os.path.basename(sys.argv[0])} needs a CUDA GPU usable by ai3 and torch: {why}")
 
 
 def timed_block(fn: Callable[[], object], calls: int) -> float:

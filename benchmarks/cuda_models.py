@@ -25,30 +25,20 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import statistics
 import sys
-import time
-from typing import Callable, Dict, List, Tuple
+from typing import Dict, List
 
 import torch
 
 import ai3
 
+# The same GPU check and interleaved timing as the per-layer benchmark (run from benchmarks/).
+from cuda_conv import compare, need_gpu  # noqa: E402
+
 DEFAULT_MODELS = ["resnet50", "mobilenet_v2", "vgg16"]
 # torchvision constructors that need arguments to build without pretrained weights.
 MODEL_KW = {"googlenet": {"aux_logits": False, "init_weights": True},
             "inception_v3": {"aux_logits": False, "init_weights": True}}
-
-
-def need_gpu() -> None:
-    """Exit with a clear message (status 1) where ai3 or torch cannot use a CUDA GPU."""
-    from ai3.devices import cuda_unusable_reason
-
-    why = cuda_unusable_reason()
-    if not why and not torch.cuda.is_available():
-        why = "torch.cuda.is_available() is False (torch is not a CUDA build, or sees no GPU)"
-    if why:
-        sys.exit(f"cuda_models.py needs a CUDA GPU usable by ai3 and torch: {why}")
 
 
 def make_model(name: str, dtype: torch.dtype) -> torch.nn.Module:
@@ -65,29 +55,6 @@ def make_model(name: str, dtype: torch.dtype) -> torch.nn.Module:
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
     return net.eval().to("cuda", dtype)
-
-
-def timed_block(fn: Callable[[], object], calls: int) -> float:
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / calls
-
-
-def compare(run_torch, run_ai3, rounds: int, min_block_s: float = 0.05) -> Tuple[float, float]:
-    """Median per-call seconds of torch and ai3, in alternating synchronized blocks."""
-    for _ in range(3):  # warm-up: buffer plans, cuDNN plans and Find, weight uploads
-        run_torch()
-        run_ai3()
-    one = min(timed_block(run_torch, 1), timed_block(run_ai3, 1))
-    calls = max(1, int(min_block_s / max(1e-6, one)))
-    t_t, t_a = [], []
-    for _ in range(rounds):
-        t_t.append(timed_block(run_torch, calls))
-        t_a.append(timed_block(run_ai3, calls))
-    return statistics.median(t_t), statistics.median(t_a)
 
 
 def bench(args) -> List[Dict]:

@@ -188,6 +188,25 @@ def device_names() -> List[str]:
     return [d.name for d in ai3.devices()]
 
 
+def sycl_test_device() -> str:
+    """The SYCL device the SYCL tests run on: the OpenCL CPU device where there is one."""
+    from ai3 import _sycl_backend
+
+    names = [d.name for d in _sycl_backend.sycl_devices()]
+    for prefer in ("opencl:cpu", "level_zero:gpu", "opencl:gpu"):
+        for n in names:
+            if n.startswith(prefer):
+                return n
+    return names[0] if names else "opencl:cpu"
+
+
+def sycl_has_fp64(device: str) -> bool:
+    from ai3 import _sycl_backend
+    from ai3.devices import resolve_device
+
+    return bool(_sycl_backend.info(resolve_device(device)).get("fp64"))
+
+
 def seeded(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

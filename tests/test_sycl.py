@@ -37,6 +37,8 @@ from helpers import (
     dtype_id,
     forbid_torch_ops,
     randn,
+    sycl_has_fp64,
+    sycl_test_device,
 )
 
 pytestmark = pytest.mark.skipif(not ai3.using_sycl(), reason=f"no SYCL device: {_sycl_backend.unavailable_reason()}")
@@ -44,21 +46,12 @@ pytestmark = pytest.mark.skipif(not ai3.using_sycl(), reason=f"no SYCL device: {
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _device_name() -> str:
-    names = [d.name for d in _sycl_backend.sycl_devices()]
-    for prefer in ("opencl:cpu", "level_zero:gpu", "opencl:gpu"):
-        for n in names:
-            if n.startswith(prefer):
-                return n
-    return names[0] if names else "opencl:cpu"
-
-
-DEVICE = _device_name()
+DEVICE = sycl_test_device()
 CONV_ALGOS = ("direct", "smm", "gemm", "implicit gemm", "implicit precomp gemm", "winograd")
 
 
 def _fp64() -> bool:
-    return bool(_sycl_backend.info(resolve_device(DEVICE)).get("fp64"))
+    return sycl_has_fp64(DEVICE)
 
 
 def _dtypes():

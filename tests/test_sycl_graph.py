@@ -23,26 +23,18 @@ import ai3
 from ai3 import _sycl_backend
 from ai3 import layers as L
 from ai3.devices import resolve_device
-from helpers import DTYPES, assert_layer_close, assert_network_close, dtype_id, forbid_torch_ops, randn
+from helpers import (DTYPES, assert_layer_close, assert_network_close, dtype_id, forbid_torch_ops, randn,
+                     sycl_has_fp64, sycl_test_device)
 from test_models import GRAPH_ATEN, make
 
 pytestmark = pytest.mark.skipif(not ai3.using_sycl(), reason=f"no SYCL device: {_sycl_backend.unavailable_reason()}")
 
 
-def _device_name() -> str:
-    names = [d.name for d in _sycl_backend.sycl_devices()]
-    for prefer in ("opencl:cpu", "level_zero:gpu", "opencl:gpu"):
-        for n in names:
-            if n.startswith(prefer):
-                return n
-    return names[0] if names else "opencl:cpu"
-
-
-DEVICE = _device_name()
+DEVICE = sycl_test_device()
 
 
 def _fp64() -> bool:
-    return bool(_sycl_backend.info(resolve_device(DEVICE)).get("fp64"))
+    return sycl_has_fp64(DEVICE)
 
 
 def _skip_f64(dtype: torch.dtype) -> None:
