@@ -421,6 +421,31 @@ def test_default_device_follows_stored_measurements(monkeypatch, tmp_path):
     assert m[0].ai3_device.name == DEVICE
 
 
+def test_calibrate_a_sycl_device_sets_that_backends_constants(tmp_path, monkeypatch):
+    # guess/default on SYCL used the CPU fallback's constants (it picked implicit precomp
+    # gemm for ResNet's strided 1x1 convs, 2-3x slower than smm on the device).
+    monkeypatch.setenv("AI3_CACHE_DIR", str(tmp_path))
+    cpu_before = ai3._core.cost_constants("float32")
+    sycl_before = ai3._core.cost_constants("float32", "sycl")
+    try:
+        got = ai3.calibrate(["float32"], device=DEVICE)["float32"]
+        assert got["measured"] == 1.0
+        for key in ("gemm_rate", "direct_rate", "winograd_rate", "gather_rate", "precomp_gather_rate"):
+            assert 1e6 < got[key] < 1e14, key  # plausible FLOP/s or bytes/s
+        assert ai3._core.cost_constants("float32", "sycl") == pytest.approx(got)
+        assert ai3._core.cost_constants("float32") == cpu_before  # the CPU fallback's are untouched
+        stored = json.loads((tmp_path / "tuned.json").read_text())["constants"]
+        assert "backend:sycl" in stored
+        # a later process loads them for the SYCL backend
+        code = "import ai3; print(ai3._core.cost_constants('float32', 'sycl')['gemm_rate'])"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=dict(os.environ, AI3_CACHE_DIR=str(tmp_path)), check=True, timeout=300).stdout
+        assert float(out) == pytest.approx(got["gemm_rate"])
+    finally:
+        ai3._core.set_cost_constants("float32", sycl_before, "sycl")
+        ai3.tuning._forget_resolutions(None)
+
+
 def test_measure_cpu_devices_times_both(tmp_path, monkeypatch):
     monkeypatch.setenv("AI3_CACHE_DIR", str(tmp_path))
     got = _sycl_backend.measure_cpu_devices(repeats=1)

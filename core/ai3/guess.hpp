@@ -37,7 +37,7 @@ CostConstants from_map(const std::map<std::string, double> &m);
 CostConstants cost_constants(DType dtype, Backend backend);
 void set_cost_constants(DType dtype, Backend backend, const CostConstants &c);
 // Measures the constants by timing the registered kernels on reference layers.
-CostConstants calibrate(DType dtype, Backend backend);
+CostConstants calibrate(DType dtype, const Device &dev);
 
 // The concrete (non-meta) conv2d algorithms, in order of preference on ties.
 const std::vector<std::string> &conv2d_concrete_algorithms();

@@ -196,13 +196,30 @@ template <class T> double time_kernel(const std::string &algo, const Conv2dParam
         out(size_t(p.N * p.K * p.P * p.Q)), b(size_t(p.K));
     for (size_t i = 0; i < in.size(); ++i) in[i] = T((i * 7919 % 1000) / 1000.0 - 0.5);
     for (size_t i = 0; i < w.size(); ++i) w[i] = T((i * 104729 % 1000) / 1000.0 - 0.5) * T(0.05);
+    // A device backend times its kernels as an ai3.Model runs them: activations in device
+    // memory (no staging per call), each run waited for.
+    DeviceOps *ops = registry().device_ops(dev.backend);
+    DeviceBuffer din, dout;
+    const T *x = in.data();
+    T *y = out.data();
+    if (ops) {
+        din = DeviceBuffer(ops, dev, in.size() * sizeof(T));
+        dout = DeviceBuffer(ops, dev, out.size() * sizeof(T));
+        if (din.bytes()) ops->copy(din.data(), in.data(), din.bytes(), dev);
+        x = static_cast<const T *>(din.data());
+        y = static_cast<T *>(dout.data());
+    }
     auto k = factory(p, dev);
-    Conv2d::Args<T> args{in.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data(), 0};
-    k->run(args); // warm-up: filter transforms, page faults
+    Conv2d::Args<T> args{x, w.data(), p.has_bias ? b.data() : nullptr, y, 0};
+    auto run = [&] {
+        k->run(args);
+        if (ops) ops->synchronize(dev);
+    };
+    run(); // warm-up: filter transforms, page faults, kernel compilation
     double best = std::numeric_limits<double>::infinity();
     for (int r = 0; r < 5; ++r) {
         auto t0 = std::chrono::steady_clock::now();
-        k->run(args);
+        run();
         best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     return best;
@@ -243,8 +260,7 @@ double solve_rate(double work, double measured, double rest, double fallback) {
     return work / std::max(measured - rest, 0.05 * measured);
 }
 
-template <class T> CostConstants calibrate_t(DType dtype, Backend backend) {
-    const Device dev{backend, 0, nullptr};
+template <class T> CostConstants calibrate_t(DType dtype, const Device &dev) {
     CostConstants c = builtin(dtype);
     c.bandwidth = measure_bandwidth();
 
@@ -288,8 +304,8 @@ template <class T> CostConstants calibrate_t(DType dtype, Backend backend) {
 
 } // namespace
 
-CostConstants calibrate(DType dtype, Backend backend) {
-    return dtype == DType::f32 ? calibrate_t<float>(dtype, backend) : calibrate_t<double>(dtype, backend);
+CostConstants calibrate(DType dtype, const Device &dev) {
+    return dtype == DType::f32 ? calibrate_t<float>(dtype, dev) : calibrate_t<double>(dtype, dev);
 }
 
 } // namespace ai3

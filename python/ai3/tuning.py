@@ -24,6 +24,7 @@ from torch import nn
 from . import _core
 from ._convert import conv_padding, dtype_name
 from .algorithms import check_algorithm
+from .devices import CPU, Device, resolve_device
 from .errors import InvalidInputError, UnsupportedError
 
 _CACHE_VERSION = 1
@@ -218,24 +219,36 @@ def _constants_key(dtype: str) -> str:
     return f"{dtype}|t={_core.get_num_threads()}"
 
 
-def calibrate(dtypes: Sequence[str] = ("float32", "float64"), *, save: bool = True,
+def _constants_slot(backend: str) -> str:
+    # The CPU fallback's constants follow its instruction set; a device backend's are
+    # stored under its name (the cost model keeps one set per backend).
+    return _core.cpu_isa() if backend == "cpu" else f"backend:{backend}"
+
+
+def calibrate(dtypes: Sequence[str] = ("float32", "float64"), *, device: Any = None, save: bool = True,
               path: Optional[os.PathLike] = None) -> Dict[str, Dict[str, float]]:
     """Measure the machine constants of ``guess``'s cost model on this machine.
 
-    Times each algorithm once on fixed reference layers (about a second in all)
-    and installs the constants; with ``save`` they are stored next to the tuned
-    winners and loaded by later processes. Until then ``guess`` uses constants
-    measured on the reference machine.
+    Times each algorithm once on fixed reference layers (about a second in all on
+    the CPU) and installs the constants; with ``save`` they are stored next to the
+    tuned winners and loaded by later processes. Until then ``guess`` uses constants
+    measured on the reference machine's CPU. ``device`` (keyword-only; default the
+    CPU fallback) calibrates a device backend instead, e.g. ``"opencl:cpu"``: its
+    kernels are timed on device memory, as an ``ai3.Model`` runs them, and the
+    constants apply to that backend's ``guess``/``default``.
     """
+    dev = CPU if device is None else resolve_device(device)
     out = {}
     for dt in dtypes:
-        c = _core.calibrate(dtype_name(dt))
-        _core.set_cost_constants(dtype_name(dt), c)
+        if dtype_name(dt) == "float64" and dev.backend == "sycl" and not _sycl_fp64(dev):
+            continue  # the device cannot run float64 kernels: nothing to measure
+        c = _core.calibrate(dtype_name(dt), dev.core)
+        _core.set_cost_constants(dtype_name(dt), c, dev.backend)
         out[dtype_name(dt)] = c
     if save:
         p = Path(path) if path else cache_path()
         data = _read(p)
-        slot = data.setdefault("constants", {}).setdefault(_core.cpu_isa(), {})
+        slot = data.setdefault("constants", {}).setdefault(_constants_slot(dev.backend), {})
         for dt, c in out.items():
             slot[_constants_key(dt)] = c
         _write(p, data)
@@ -243,13 +256,22 @@ def calibrate(dtypes: Sequence[str] = ("float32", "float64"), *, save: bool = Tr
     return out
 
 
+def _sycl_fp64(dev: Device) -> bool:
+    from . import _sycl_backend
+
+    return bool(_sycl_backend.info(dev).get("fp64"))
+
+
 def load_constants(path: Optional[Path] = None) -> int:
-    """Install calibrated cost-model constants for this CPU and thread count, if stored."""
-    slot = _read(path or cache_path()).get("constants", {}).get(_core.cpu_isa(), {})
+    """Install calibrated cost-model constants for this CPU (and any calibrated device
+    backend) and thread count, if stored."""
+    stored = _read(path or cache_path()).get("constants", {})
     n = 0
-    for dt in ("float32", "float64"):
-        c = slot.get(_constants_key(dt))
-        if isinstance(c, dict):
-            _core.set_cost_constants(dt, {k: float(v) for k, v in c.items()})
-            n += 1
+    for backend in ("cpu", "sycl", "cuda"):
+        slot = stored.get(_constants_slot(backend), {})
+        for dt in ("float32", "float64"):
+            c = slot.get(_constants_key(dt))
+            if isinstance(c, dict):
+                _core.set_cost_constants(dt, {k: float(v) for k, v in c.items()}, backend)
+                n += 1
     return n

@@ -131,21 +131,26 @@ PYBIND11_MODULE(_core, m) {
     m.def("set_tuned", &set_tuned, py::arg("key"), py::arg("algorithm"));
     m.def(
         "calibrate",
-        [](const std::string &dtype) {
+        [](const std::string &dtype, const py::object &device) {
             DType d = parse_dtype(dtype);
+            Device dev = parse_device(device);
             py::gil_scoped_release nogil;
-            return to_map(calibrate(d, Backend::cpu));
+            return to_map(calibrate(d, dev));
         },
-        py::arg("dtype"), "Measure the cost model's machine constants (returns them; does not install them).");
+        py::arg("dtype"), py::arg("device") = "cpu",
+        "Measure the cost model's constants on a device (returns them; does not install them).");
     m.def(
         "set_cost_constants",
-        [](const std::string &dtype, const std::map<std::string, double> &c) {
-            set_cost_constants(parse_dtype(dtype), Backend::cpu, from_map(c));
+        [](const std::string &dtype, const std::map<std::string, double> &c, const std::string &backend) {
+            set_cost_constants(parse_dtype(dtype), parse_backend(backend), from_map(c));
         },
-        py::arg("dtype"), py::arg("constants"));
+        py::arg("dtype"), py::arg("constants"), py::arg("backend") = "cpu");
     m.def(
-        "cost_constants", [](const std::string &dtype) { return to_map(cost_constants(parse_dtype(dtype), Backend::cpu)); },
-        py::arg("dtype"));
+        "cost_constants",
+        [](const std::string &dtype, const std::string &backend) {
+            return to_map(cost_constants(parse_dtype(dtype), parse_backend(backend)));
+        },
+        py::arg("dtype"), py::arg("backend") = "cpu");
     m.def("clear_tuned", &clear_tuned);
     m.def("cpu_isa", [] { return std::string(fallback::detail::gemm_isa_name(fallback::detail::gemm_active_isa())); },
           "The instruction set the CPU kernels run with (avx512, avx2, generic).");
