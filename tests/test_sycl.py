@@ -40,6 +40,7 @@ from helpers import (
     sycl_has_fp64,
     sycl_test_device,
 )
+from test_swap import ConvNet  # the seed's example network
 
 pytestmark = pytest.mark.skipif(not ai3.using_sycl(), reason=f"no SYCL device: {_sycl_backend.unavailable_reason()}")
 
@@ -233,25 +234,6 @@ def test_relu_keeps_nan_and_input():
 
 
 # ---- whole networks -----------------------------------------------------------------------------
-
-class ConvNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, kernel_size=3, padding=1)
-        self.relu1 = nn.ReLU()
-        self.pool1 = nn.MaxPool2d(2)
-        self.conv2 = nn.Conv2d(16, 32, kernel_size=3, padding=1)
-        self.relu2 = nn.ReLU()
-        self.pool2 = nn.MaxPool2d(2)
-        self.avg = nn.AdaptiveAvgPool2d((4, 4))
-        self.flatten = nn.Flatten()
-        self.fc = nn.Linear(32 * 16, 10)
-
-    def forward(self, x):
-        x = self.pool1(self.relu1(self.conv1(x)))
-        x = self.pool2(self.relu2(self.conv2(x)))
-        return self.fc(self.flatten(self.avg(x)))
-
 
 def test_seed_example_swap_conv2d_on_device():
     torch.manual_seed(0)

@@ -236,6 +236,7 @@ class Pool2dLayer final : public Layer {
     enum Kind { max, avg };
     Pool2dLayer(Kind kind, Pool2dConfig cfg, std::string algorithm);
     const char *op() const override { return kind_ == max ? "maxpool2d" : "avgpool2d"; }
+    Kind kind() const { return kind_; }
     Shape out_shape(const Shape &in) const override;
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     const Pool2dConfig &config() const { return cfg_; }

@@ -742,15 +742,15 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
         if (l.is_view()) continue;
         const int v = int(i) + 1;
         if (numel(plan_.shapes[v]) == 0) continue;
+        if (fused_[i] == 1) { // absorbed into its conv's epilogue
+            l.mark_fused();
+            continue;
+        }
         ptrs.clear();
         shapes.clear();
         for (int u : inputs_[i]) {
             ptrs.push_back(data(u));
             shapes.push_back(plan_.shapes[u]);
-        }
-        if (fused_[i] == 1) { // an activation its conv already applied, in place
-            l.mark_fused();
-            continue;
         }
         try {
             times_.run(i, ops, dev, [&] {

@@ -265,8 +265,7 @@ void Conv2dLayer::forward(const void *in, const Shape &in_shape, void *out, DTyp
 
 bool Conv2dLayer::can_fuse_max_pool(const Layer &next, const Shape &in, DType dtype, const Device &dev) const {
     auto *pool = dynamic_cast<const Pool2dLayer *>(&next);
-    if (!pool || dev.backend != Backend::cpu || std::string(pool->op()) != "maxpool2d" ||
-        pool->algorithm() != "default")
+    if (!pool || dev.backend != Backend::cpu || pool->kind() != Pool2dLayer::max || pool->algorithm() != "default")
         return false;
     const Pool2dConfig &c = pool->config();
     if (c.kh != 2 || c.kw != 2 || c.stride_h != 2 || c.stride_w != 2 || c.pad_h != 0 || c.pad_w != 0 ||

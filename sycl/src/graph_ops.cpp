@@ -53,22 +53,7 @@ template <class T> struct GeluK final : SyclKernel<Gelu, T> {
     }
 };
 
-// Reshape's data does not change: a graph aliases the buffer and never runs it; on its
-// own it is the dense copy flatten uses.
-template <class T> struct ReshapeK final : SyclKernel<Reshape, T> {
-    using SyclKernel<Reshape, T>::SyclKernel;
-    void run(const UnaryArgs<T> &a) override {
-        const int64_t n = this->p.n;
-        if (n <= 0 || a.input == a.output) return;
-        guarded("running reshape", [&] {
-            Staging st(this->qs);
-            const T *x = st.in(a.input, std::size_t(n));
-            T *y = st.out(a.output, std::size_t(n));
-            launch_copy<T>(this->qs, range1(n), x, y, n);
-            st.finish();
-        });
-    }
-};
+template <class T> using ReshapeK = CopyK<Reshape, T>;
 
 // ---- batchnorm2d ----------------------------------------------------------------------
 

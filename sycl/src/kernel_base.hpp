@@ -3,7 +3,10 @@
 // definitions registered by src/register.cpp.
 #pragma once
 #include "ai3/registry.hpp"
+#include "launch.hpp"
 #include "runtime.hpp"
+
+#include <string>
 
 #include <memory>
 
@@ -20,6 +23,24 @@ template <class Op, class T> struct SyclKernel : Kernel<Op, T> {
     SyclKernel(const typename Op::Params &p, const Device &dev) : p(p), qs(checked_queue(dev, dtype_of<T>::value)) {}
     typename Op::Params p;
     QueueState &qs;
+};
+
+// The dense copy of an op that only changes the shape (flatten, reshape): an ai3.Model
+// aliases the buffer and never runs it; a layer called on its own copies.
+template <class Op, class T> struct CopyK final : SyclKernel<Op, T> {
+    using SyclKernel<Op, T>::SyclKernel;
+    void run(const UnaryArgs<T> &a) override {
+        const int64_t n = this->p.n;
+        if (n <= 0 || a.input == a.output) return;
+        const std::string what = std::string("running ") + Op::name; // only on a call that copies
+        guarded(what.c_str(), [&] {
+            Staging st(this->qs);
+            const T *x = st.in(a.input, std::size_t(n));
+            T *y = st.out(a.output, std::size_t(n));
+            launch_copy<T>(this->qs, range1(n), x, y, n);
+            st.finish();
+        });
+    }
 };
 
 // make_<op><T>: the factory of kernels.hpp for the Kernel class template K, both dtypes.

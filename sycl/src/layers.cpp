@@ -24,20 +24,6 @@ template <class T> struct Relu final : SyclKernel<ReLU, T> {
     }
 };
 
-template <class T> struct Copy final : SyclKernel<Flatten, T> {
-    using SyclKernel<Flatten, T>::SyclKernel;
-    void run(const UnaryArgs<T> &a) override {
-        if (a.input == a.output) return;
-        guarded("running flatten", [&] {
-            Staging st(this->qs);
-            const T *x = st.in(a.input, this->p.n);
-            T *y = st.out(a.output, this->p.n);
-            launch_copy<T>(this->qs, range1(this->p.n), x, y, this->p.n);
-            st.finish();
-        });
-    }
-};
-
 template <class Op, class T> struct Pool final : SyclKernel<Op, T> {
     using SyclKernel<Op, T>::SyclKernel;
     void run(const UnaryArgs<T> &a) override {
@@ -127,7 +113,8 @@ template <class T> using AvgPoolK = Pool<AvgPool2d, T>;
 template <class T> using AdaptiveK = Pool<AdaptiveAvgPool2d, T>;
 
 AI3_FACTORY(make_relu, ReLU, Relu)
-AI3_FACTORY(make_flatten, Flatten, Copy)
+template <class T> using FlattenK = CopyK<Flatten, T>;
+AI3_FACTORY(make_flatten, Flatten, FlattenK)
 AI3_FACTORY(make_maxpool2d, MaxPool2d, MaxPoolK)
 AI3_FACTORY(make_avgpool2d, AvgPool2d, AvgPoolK)
 AI3_FACTORY(make_adaptiveavgpool2d, AdaptiveAvgPool2d, AdaptiveK)
