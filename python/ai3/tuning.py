@@ -53,7 +53,9 @@ def _write(path: Path, data: Dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tuned-", suffix=".json")
     with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
+        # Insertion order, not sorted: a record's "seconds" keep the order they were measured
+        # in, so two equal times resolve to the same winner on reload as in tune().
+        json.dump(data, f, indent=1)
     os.replace(tmp, path)  # atomic: concurrent readers see the old or the new file
 
 
