@@ -1,4 +1,5 @@
 #include "ai3/guess.hpp"
+#include "ai3/winograd_rules.hpp"
 #include "ai3/parallel.hpp"
 
 #include <algorithm>
@@ -81,12 +82,6 @@ double gemm_efficiency(double m, double n, double k) {
     return std::max(0.03, tile_fill(m, 12) * fill(m, 48) * fill(n, 96) * (0.35 + 0.65 * fill(k, 192)));
 }
 
-// The winograd kernel's tile: F(2x2) when its extra products cost less than F(4x4)'s
-// padding waste plus reading U once per image (fallback/conv2d/winograd.cpp's rule).
-int winograd_m(const Conv2dParams &p) {
-    auto t = [&](int64_t m) { return double(p.N) * double((p.P + m - 1) / m) * double((p.Q + m - 1) / m); };
-    return 16.0 * (t(2) + 32) < 36.0 * (t(4) + 32) ? 2 : 4;
-}
 
 } // namespace
 
@@ -154,14 +149,23 @@ double conv2d_cost(const std::string &algorithm, const Conv2dParams &p, DType dt
     }
     if (algorithm == "winograd") {
         if (!conv2d_applicable(algorithm, p)) return std::numeric_limits<double>::infinity();
-        const int m = winograd_m(p);
+        const int m = winograd_tile(p);
         const double alpha2 = double((m + 2) * (m + 2));
         const double tiles = double(p.N) * double((p.P + m - 1) / m) * double((p.Q + m - 1) / m);
         const double mults = 2.0 * g * kg * cg * alpha2 * tiles;
         const double transformed = (cg + kg) * g * tiles * alpha2 * esize; // V written+read, M written+read
-        const double filters = g * kg * cg * alpha2 * esize * double(p.N);   // U read per image
+        // Tile blocks of the batch (winograd.cpp: 4..16 vectors of 64 bytes of tiles, one
+        // coordinate's C/g x tiles in 160 KiB): each reads U once, or transforms it anew
+        // when U is not cached (~(9 + alpha^2) values moved per filter, in cache).
+        const double lanes = 64.0 / esize;
+        const double vb = std::max(4.0, std::min(16.0, std::floor(160.0 * 1024 / (cg * esize * lanes))));
+        const double blocks = std::ceil(std::ceil(tiles / lanes) / vb);
+        const double filters = g * kg * cg * blocks;
+        const double u_time = winograd_caches_filters(p, int64_t(esize))
+                                  ? filters * alpha2 * esize / c.bandwidth
+                                  : filters * (9 + alpha2) * esize / (2 * c.cache_bandwidth);
         double kfill = tile_fill(kg, 8);
-        return mults / (c.winograd_rate * kfill) + 2 * transformed / c.cache_bandwidth + filters / c.bandwidth +
+        return mults / (c.winograd_rate * kfill) + 2 * transformed / c.cache_bandwidth + u_time +
                out_bytes / c.bandwidth;
     }
     return std::numeric_limits<double>::infinity(); // no model: never guessed

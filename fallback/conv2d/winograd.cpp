@@ -5,7 +5,10 @@
 // Per output tile of m x m (alpha = m + 2 input rows/columns):
 //   U = G g G^T    per (output channel, input channel): computed once per (weight pointer,
 //                  weight_version) and cached in the kernel, packed for the micro-kernel as
-//                  [group][xi][K/g in panels of KB][C/g][KB] (xi = one of alpha^2 coordinates)
+//                  [group][xi][K/g in panels of KB][C/g][KB] (xi = one of alpha^2 coordinates);
+//                  or, where that cache would outweigh the layer's activations
+//                  (cache_filters), transformed per call, one output-channel chunk at a
+//                  time, into L2-sized scratch just before the products that read it
 //   V = B^T d B    per (input channel, tile), from the input directly (zero padding is
 //                  applied while gathering; there is no padded copy of the input)
 //   M[xi] = U[xi] V[xi]   alpha^2 independent products (K/g x C/g) x (C/g x tiles),
@@ -13,19 +16,15 @@
 //                  already in its layout, so nothing is packed per call)
 //   Y = A^T M A + bias, the valid part of each tile written to the output.
 //
-// Work is split over (image, group, tile block, output-channel range). A tile block is a
-// run of whole SIMD vectors of tiles sized so one coordinate's V[xi] (C/g x tiles) stays
+// Work is split over (group, tile block, output-channel range). A tile block is a run of
+// whole SIMD vectors of the batch's tiles (running on from one image into the next, so
+// 14x14 images at batch 8 still fill the micro-kernel's register tile and share one pass
+// over U) sized so one coordinate's V[xi] (C/g x tiles) stays
 // in L2 while the micro-kernel sweeps all output channels over it; output channels are
 // split into ranges only when there are too few blocks to keep every thread busy (small
 // images), and each range then streams just its part of U.
 //
-// Tile size (m): each image costs ~ alpha^2 * tiles * K*C/g multiply-adds, and every call
-// streams U (alpha^2 * K*C/g values) once per image and block, which costs about as much
-// as kUStreamTiles extra tiles of multiply-adds (U of a 512x512 layer does not stay in
-// cache). So m = 4 unless
-//     16 * (N * ceil(P/2) * ceil(Q/2) + kUStreamTiles) < 36 * (N * ceil(P/4) * ceil(Q/4) + kUStreamTiles),
-// which picks F(2x2) for outputs up to ~16x16 at batch 1 (where 6x6 tiles waste the most
-// and U(F4) = 2.25 x U(F2) dominates), F(4x4) from ~20x20 or for larger batches.
+// Tile size (m) and whether U is cached: ai3/winograd_rules.hpp, shared with the cost model.
 // AI3_WINOGRAD_TILE=2 or 4 in the environment forces one (tests, benchmarks).
 //
 // The per-ISA code (winograd_kernel.hpp) is compiled three times under target pragmas
@@ -35,6 +34,7 @@
 #include "ai3/errors.hpp"
 #include "ai3/parallel.hpp"
 #include "ai3/scratch.hpp"
+#include "ai3/winograd_rules.hpp"
 #include "im2col.hpp"
 #include "winograd_transforms.hpp"
 
@@ -53,9 +53,9 @@ namespace ai3::fallback {
 
 namespace {
 
-constexpr int64_t kUStreamTiles = 32;               // see the tile-size rule above
 constexpr int64_t kVxBytes = int64_t(160) << 10;    // one coordinate's V[xi] (C/g x tiles), kept in L2
 constexpr int64_t kMChunkBytes = int64_t(2) << 20;   // products of one output-channel chunk
+constexpr int64_t kUChunkBytes = int64_t(1) << 20;   // one chunk's U when transformed per call
 
 int choose_tile(const Conv2dParams &p) {
     // Test/benchmark hook: AI3_WINOGRAD_TILE=2 or 4 forces the tile size.
@@ -63,11 +63,17 @@ int choose_tile(const Conv2dParams &p) {
         if (std::strcmp(e, "2") == 0) return 2;
         if (std::strcmp(e, "4") == 0) return 4;
     }
-    auto cost = [&](int64_t m) {
-        const int64_t a = m + 2, tiles = ((p.P + m - 1) / m) * ((p.Q + m - 1) / m);
-        return a * a * (p.N * tiles + kUStreamTiles);
-    };
-    return cost(2) < cost(4) ? 2 : 4;
+    return winograd_tile(p);
+}
+
+// winograd_caches_filters (ai3/winograd_rules.hpp) unless AI3_WINOGRAD_UCACHE=1 / 0
+// forces either (tests, benchmarks).
+bool cache_filters(const Conv2dParams &p, int64_t elem) {
+    if (const char *e = std::getenv("AI3_WINOGRAD_UCACHE")) {
+        if (std::strcmp(e, "1") == 0) return true;
+        if (std::strcmp(e, "0") == 0) return false;
+    }
+    return winograd_caches_filters(p, elem);
 }
 
 enum class Isa { Generic, Avx2, Avx512 };
@@ -116,17 +122,23 @@ template <class T> detail::WgPlan make_plan(const Conv2dParams &p, Isa isa) {
     pl.ntiles = pl.tilesY * pl.tilesX;
     const int64_t L = pl.lanes, A2 = int64_t(pl.alpha) * pl.alpha, s = int64_t(sizeof(T));
     const int64_t cpg = std::max<int64_t>(1, pl.cpg);
-    pl.nvec = std::max<int64_t>(1, (pl.ntiles + L - 1) / L);
+    pl.nvec = std::max<int64_t>(1, (pl.N * pl.ntiles + L - 1) / L); // blocks run on across images
     // vectors of tiles per block: one coordinate's V[xi] (C/g x tiles) in L2, 4..16 vectors
     // (U is streamed once per block, so wider blocks reuse it more; measured: 3-vector
     // blocks lost ~20% on 512-channel layers, 10-16 were alike)
     const int64_t vb = std::max<int64_t>(4, std::min<int64_t>(16, kVxBytes / (cpg * s * L)));
     pl.nblk = (pl.nvec + vb - 1) / vb;
+    // Too few blocks for the threads: narrower ones (down to 4 vectors) before splitting
+    // output channels, which would repeat the block's input transform (and hold its V)
+    // on every thread.
+    const int64_t nt = std::max(1, num_threads());
+    if (pl.G * pl.nblk < nt)
+        pl.nblk = std::max(pl.nblk, std::min((nt + pl.G - 1) / pl.G, pl.nvec / 4));
     const int64_t maxvec = (pl.nvec + pl.nblk - 1) / pl.nblk;
     pl.ldv = maxvec * L;
     // output-channel ranges: enough work items to balance the threads; each range costs a
     // repeated input transform, so a small penalty per extra range
-    const int64_t nt = std::max(1, num_threads()), base = std::max<int64_t>(1, pl.N * pl.G * pl.nblk);
+    const int64_t base = std::max<int64_t>(1, pl.G * pl.nblk);
     const int64_t nkb = pl.kpad / pl.kb;
     double best = 1e300;
     for (int64_t ks = 1; ks <= std::min<int64_t>(8, std::max<int64_t>(1, nkb)); ++ks) {
@@ -135,11 +147,16 @@ template <class T> detail::WgPlan make_plan(const Conv2dParams &p, Isa isa) {
     }
     const int64_t krange = (nkb + pl.nks - 1) / pl.nks * pl.kb;
     pl.kch = std::max<int64_t>(pl.kb, std::min<int64_t>(krange, kMChunkBytes / (A2 * pl.ldv * s) / pl.kb * pl.kb));
+    pl.cpad = (cpg + L - 1) / L * L;
+    pl.cache_u = cache_filters(p, s);
+    if (!pl.cache_u) // the chunk's U stays in L2 for the products that read it
+        pl.kch = std::max<int64_t>(pl.kb, std::min<int64_t>(pl.kch, kUChunkBytes / (A2 * pl.cpad * s) / pl.kb * pl.kb));
     auto align = [](int64_t x) { return (x + 15) / 16 * 16; };
     const int64_t cap = (pl.ldv + 2 + pl.lanes - 1) / pl.lanes * pl.lanes + pl.lanes; // as in run_item
     pl.scratch_elems = align(A2 * detail::wg_plane_stride(cpg * (pl.ldv + L), s)) +
                        align(A2 * detail::wg_plane_stride(pl.kch * pl.ldv, s)) + pl.lanes + align(pl.m * cap + 8) +
                        align(pl.m * cap) + align(A2 * cap) + align(int64_t(pl.m) * pl.alpha * cap) + 16;
+    if (!pl.cache_u) pl.scratch_elems += align(A2 * pl.kch * pl.cpad) + 9 * L * pl.kb;
     return pl;
 }
 
@@ -188,8 +205,9 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
         }
         // Borrowed weights can change behind torch's version counter (writes through
         // .data), so their contents are fingerprinted too; owned ones cannot change.
-        const uint64_t fp = a.weight_owned ? 0 : fingerprint(a.weight, size_t(p.K * pl_.cpg * 9) * sizeof(T));
-        if (!have_u_ || a.weight != u_weight_ || a.weight_version != u_version_ || fp != u_fingerprint_) {
+        const uint64_t fp = a.weight_owned || !pl_.cache_u ? 0 : fingerprint(a.weight, size_t(p.K * pl_.cpg * 9) * sizeof(T));
+        if (pl_.cache_u &&
+            (!have_u_ || a.weight != u_weight_ || a.weight_version != u_version_ || fp != u_fingerprint_)) {
             U_.assign(size_t(pl_.G * pl_.alpha * pl_.alpha * pl_.kpad * pl_.cpg), T(0));
             if (pl_.m == 4)
                 transform_filters<T, 4>(pl_, a.weight, U_.data());
@@ -200,12 +218,13 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
             u_fingerprint_ = fp;
             have_u_ = true;
         }
+        const T *U = pl_.cache_u ? U_.data() : nullptr; // null: per chunk, from a.weight
         switch (isa_) {
 #if defined(AI3_PER_ISA_X86)
-        case Isa::Avx512: return detail::wg_avx512::run_all<T>(pl_, a, U_.data());
-        case Isa::Avx2: return detail::wg_avx2::run_all<T>(pl_, a, U_.data());
+        case Isa::Avx512: return detail::wg_avx512::run_all<T>(pl_, a, U);
+        case Isa::Avx2: return detail::wg_avx2::run_all<T>(pl_, a, U);
 #endif
-        default: return detail::wg_generic::run_all<T>(pl_, a, U_.data());
+        default: return detail::wg_generic::run_all<T>(pl_, a, U);
         }
     }
 

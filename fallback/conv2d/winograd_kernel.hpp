@@ -263,11 +263,61 @@ void output_segment(const WgPlan &pl, const T *__restrict mk, int64_t mstride, i
     }
 }
 
-// One work item: image n, group g, tiles [t0, t1), output channels [k0, k1) of the group
-// (k0 a multiple of kKB). U is packed [g][xi][kpad/kKB][cpg][kKB].
+// U of output channels [kc0, kc1) of group g (multiples of kKB; channels past kpg are
+// zero), transformed from the K x cpg x 3 x 3 weights into Uc[xi][panel][cpad][kKB]
+// (cpad = cpg rounded up to whole vectors of channels; the micro-kernel reads c < cpg).
+// Per panel of kKB channels and block of L input channels, one scalar pass in L1 gathers
+// the nine taps to tap-major rows (tap[r][ci * kKB + kk]); the transform proper is then
+// whole-vector arithmetic over (ci, kk), stored straight into Uc's layout.
 template <class T, int M>
-void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t n, int64_t g, int64_t t0, int64_t t1,
-              int64_t k0, int64_t k1, T *scr) {
+void transform_chunk(const WgPlan &pl, const T *w, int64_t g, int64_t kc0, int64_t kc1, T *__restrict Uc,
+                     T *__restrict tap) {
+    using Mat = WinogradMatrices<M>;
+    constexpr int A = M + 2;
+    constexpr int L = kVBytes / int(sizeof(T)), CB = L, ROW = CB * kKB;
+    const int64_t cpg = pl.cpg, kpg = pl.kpg, cpad = pl.cpad, np = (kc1 - kc0) / kKB;
+    for (int64_t p = 0; p < np; ++p) {
+        const int64_t k0 = kc0 + p * kKB;
+        for (int64_t c0 = 0; c0 < cpg; c0 += CB) {
+            const int64_t cb = std::min<int64_t>(CB, cpg - c0);
+            for (int kk = 0; kk < kKB; ++kk) {
+                const int64_t k = k0 + kk;
+                if (k < kpg) {
+                    const T *f = w + ((g * kpg + k) * cpg + c0) * 9;
+                    for (int64_t ci = 0; ci < cb; ++ci)
+                        AI3_WG_UNROLL for (int r = 0; r < 9; ++r) tap[r * ROW + ci * kKB + kk] = f[ci * 9 + r];
+                } else {
+                    for (int64_t ci = 0; ci < cb; ++ci)
+                        AI3_WG_UNROLL for (int r = 0; r < 9; ++r) tap[r * ROW + ci * kKB + kk] = T(0);
+                }
+            }
+            const int64_t nv = (cb * kKB + L - 1) / L;
+            // The last vector's lanes past cb land in Uc's padding channels (c >= cpg),
+            // which nothing reads; zeros there rather than whatever the scratch held.
+            for (int r = 0; r < 9; ++r) std::fill(tap + r * ROW + cb * kKB, tap + r * ROW + nv * L, T(0));
+            for (int64_t v = 0; v < nv; ++v) {
+                VecT<T> gg[3][3], t[A][3];
+                AI3_WG_UNROLL for (int r = 0; r < 9; ++r) gg[r / 3][r % 3] = vload(tap + r * ROW + v * L);
+                AI3_WG_UNROLL for (int i = 0; i < A; ++i) AI3_WG_UNROLL for (int s = 0; s < 3; ++s) {
+                    const VecT<T> col[3] = {gg[0][s], gg[1][s], gg[2][s]};
+                    t[i][s] = apply_row<T>(Mat::G[i], col);
+                }
+                T *dst = Uc + (p * cpad + c0) * kKB + v * L;
+                AI3_WG_UNROLL for (int i = 0; i < A; ++i) AI3_WG_UNROLL for (int j = 0; j < A; ++j)
+                    vstore(dst + (i * A + j) * np * cpad * kKB, apply_row<T>(Mat::G[j], t[i]));
+            }
+        }
+    }
+}
+
+// One work item: group g, tiles [t0, t1) of the batch (tile t is tile t % ntiles of image
+// t / ntiles: a block runs on across images, so small images still fill whole register
+// tiles and share one pass over U), output channels [k0, k1) of the group (k0 a multiple
+// of kKB). U, when cached, is packed [g][xi][kpad/kKB][cpg][kKB]; null U
+// means the filters are transformed per output-channel chunk into this worker's scratch.
+template <class T, int M>
+void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t g, int64_t t0, int64_t t1, int64_t k0,
+              int64_t k1, T *scr) {
     constexpr int A = M + 2, A2 = A * A;
     constexpr int L = kVBytes / int(sizeof(T));
     // V: [xi][c][ldvs] (rows padded by one vector for the transform's whole-vector stores),
@@ -284,11 +334,14 @@ void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t n,
     bufs.ph = bufs.lin + align(M * cap + 8);  // rows padded to whole vectors plus one
     bufs.hb = bufs.ph + align(M * cap);
     bufs.z = bufs.hb + align(A * A * cap);
+    T *Uc = bufs.z + align(int64_t(M) * A * cap); // the on-the-fly U chunk and its tap rows
+    T *tap = Uc + align(A2 * pl.kch * pl.cpad);
 
-    // input transform, tile-row segment by segment
-    const T *in_g = a.input + (n * pl.C + g * cpg) * pl.H * pl.W;
+    // input transform, segment by segment (a segment: part of one tile row of one image)
     for (int64_t t = t0; t < t1;) {
-        const int64_t ty = t / pl.tilesX, tx0 = t % pl.tilesX, ns = std::min(pl.tilesX - tx0, t1 - t);
+        const int64_t n = t / pl.ntiles, tl = t % pl.ntiles, ty = tl / pl.tilesX, tx0 = tl % pl.tilesX;
+        const int64_t ns = std::min(pl.tilesX - tx0, t1 - t);
+        const T *in_g = a.input + (n * pl.C + g * cpg) * pl.H * pl.W;
         for (int64_t c = 0; c < cpg; ++c)
             input_segment<T, M>(pl, in_g + c * pl.H * pl.W, ty, tx0, ns, V + c * ldvs + (t - t0), vstride, bufs);
         t += ns;
@@ -298,16 +351,17 @@ void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t n,
             for (int64_t c = 0; c < cpg; ++c) std::fill(V + xi * vstride + c * ldvs + ncols, V + xi * vstride + c * ldvs + ldv, T(0));
 
     const int64_t plane = pl.pool ? (pl.P / 2) * (pl.Q / 2) : pl.P * pl.Q; // one output plane
-    T *out_n = a.output + n * pl.K * plane;
     for (int64_t kc0 = k0; kc0 < k1; kc0 += kch) {
         const int64_t kc1 = std::min(k1, kc0 + kch);
+        if (!U) transform_chunk<T, M>(pl, a.weight, g, kc0, kc1, Uc, tap);
+        const int64_t npc = (kc1 - kc0) / kKB;
         // batched products: for each xi, M[xi] (kc1-kc0 x tiles) = U[xi] (.. x cpg) V[xi] (cpg x tiles)
         for (int xi = 0; xi < A2; ++xi) {
             const T *Vx = V + xi * vstride;
             T *Mx = Mb + xi * mstride;
-            const T *Ux = U + (g * A2 + xi) * pl.kpad * cpg;
             for (int64_t kb = kc0; kb < kc1; kb += kKB) {
-                const T *up = Ux + kb * cpg;
+                const T *up = U ? U + ((g * A2 + xi) * pl.kpad + kb) * cpg
+                                : Uc + (xi * npc + (kb - kc0) / kKB) * pl.cpad * kKB;
                 T *mo = Mx + (kb - kc0) * ldv;
                 for (int64_t v0 = 0; v0 < nvec;) {
                     const int64_t rem = nvec - v0;
@@ -327,10 +381,11 @@ void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t n,
         for (int64_t k = kc0; k < kend; ++k) {
             const int64_t gk = g * pl.kpg + k;
             const T bias = pl.has_bias ? a.bias[gk] : T(0);
-            T *out_k = out_n + gk * plane;
             const T *mk = Mb + (k - kc0) * ldv;
             for (int64_t t = t0; t < t1;) {
-                const int64_t ty = t / pl.tilesX, tx0 = t % pl.tilesX, ns = std::min(pl.tilesX - tx0, t1 - t);
+                const int64_t n = t / pl.ntiles, tl = t % pl.ntiles, ty = tl / pl.tilesX, tx0 = tl % pl.tilesX;
+                const int64_t ns = std::min(pl.tilesX - tx0, t1 - t);
+                T *out_k = a.output + (n * pl.K + gk) * plane;
                 output_segment<T, M>(pl, mk + (t - t0), mstride, ty, tx0, ns, bias, out_k, bufs);
                 t += ns;
             }
@@ -342,20 +397,19 @@ void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t n,
 template <class T> void run_all(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U) {
     const int64_t L = kVBytes / int64_t(sizeof(T));
     const int64_t nkb = pl.kpad / kKB;
-    const int64_t items = pl.N * pl.G * pl.nblk * pl.nks;
+    const int64_t items = pl.G * pl.nblk * pl.nks;
     parallel_for(items, 1, [&](int64_t b, int64_t e) {
         T *scr = scratch<T>(size_t(pl.scratch_elems), kScratchA);
         for (int64_t it = b; it < e; ++it) {
-            const int64_t s = it % pl.nks, blk = (it / pl.nks) % pl.nblk, g = (it / (pl.nks * pl.nblk)) % pl.G,
-                          n = it / (pl.nks * pl.nblk * pl.G);
+            const int64_t s = it % pl.nks, blk = (it / pl.nks) % pl.nblk, g = it / (pl.nks * pl.nblk);
             const int64_t v0 = pl.nvec * blk / pl.nblk, v1 = pl.nvec * (blk + 1) / pl.nblk;
-            const int64_t t0 = v0 * L, t1 = std::min(pl.ntiles, v1 * L);
+            const int64_t t0 = v0 * L, t1 = std::min(pl.N * pl.ntiles, v1 * L);
             const int64_t k0 = nkb * s / pl.nks * kKB, k1 = nkb * (s + 1) / pl.nks * kKB;
             if (t0 >= t1 || k0 >= k1) continue;
             if (pl.m == 4)
-                run_item<T, 4>(pl, a, U, n, g, t0, t1, k0, k1, scr);
+                run_item<T, 4>(pl, a, U, g, t0, t1, k0, k1, scr);
             else
-                run_item<T, 2>(pl, a, U, n, g, t0, t1, k0, k1, scr);
+                run_item<T, 2>(pl, a, U, g, t0, t1, k0, k1, scr);
         }
     });
 }

@@ -69,7 +69,7 @@ inline int64_t wg_plane_stride(int64_t elems, int64_t elem_bytes) {
 }
 
 // Everything a worker needs about one (layer, input shape): fixed at kernel build time.
-// Work items are (image, group, tile block, output-channel range); see winograd.cpp.
+// Work items are (group, tile block of the batch, output-channel range); see winograd.cpp.
 struct WgPlan {
     int m = 4, alpha = 6;
     int64_t N = 0, C = 0, H = 0, W = 0, K = 0, P = 0, Q = 0, pad_h = 0, pad_w = 0;
@@ -79,8 +79,10 @@ struct WgPlan {
     int64_t kpad = 0;  // kpg rounded up to kb
     int64_t tilesY = 0, tilesX = 0, ntiles = 0;
     int64_t nvec = 0, nblk = 1; // tile vectors, tile blocks
-    int64_t nks = 1;            // output-channel ranges per (image, group, block)
+    int64_t nks = 1;            // output-channel ranges per (group, block)
     int64_t kch = 0;            // output channels per GEMM + output-transform chunk
+    bool cache_u = true;        // U transformed once and kept; else per chunk, per call
+    int64_t cpad = 0;           // cpg rounded up to whole vectors (the per-chunk U's rows)
     int64_t ldv = 0;            // columns of the widest tile block (multiple of lanes)
     int64_t scratch_elems = 0;  // per worker
     bool has_bias = false;

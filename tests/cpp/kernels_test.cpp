@@ -143,25 +143,29 @@ template <class T> void run_winograd(const Conv2dParams &p, const std::vector<T>
             }
     Conv2dParams pp = p;
     pp.max_pool_2x2 = true;
-    for (const char *tile : {"2", "4"}) { // both tile sizes on every configuration
+    for (const char *tile : {"2", "4"}) // both tile sizes, filters cached and per call, on every configuration
+    for (const char *ucache : {"1", "0"}) {
         setenv("AI3_WINOGRAD_TILE", tile, 1);
+        setenv("AI3_WINOGRAD_UCACHE", ucache, 1);
+        const std::string tag = std::string(tile) + (ucache[0] == '1' ? " cached U" : " per-call U");
         std::vector<T> out(std::max<size_t>(ref.size(), 1), T(std::nan("")));
         auto kern = registry().get<Conv2d, T>("winograd", Backend::cpu)(p, Device{});
         kern->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
         out.resize(ref.size());
-        check_close(out, ref, wscale, std::string("conv2d winograd F") + tile + " " + desc, kWinogradTol);
+        check_close(out, ref, wscale, "conv2d winograd F" + tag + " " + desc, kWinogradTol);
         std::vector<T> pout(std::max<size_t>(pref.size(), 1) + 1, T(-7)); // one sentinel past the end
         auto pkern = registry().get<Conv2d, T>("winograd", Backend::cpu)(pp, Device{});
         pkern->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, pout.data()});
         if (pout[pref.size()] != T(-7)) {
-            std::printf("FAIL conv2d winograd+pool F%s %s [%s]: wrote past the pooled output\n", tile, desc.c_str(),
+            std::printf("FAIL conv2d winograd+pool F%s %s [%s]: wrote past the pooled output\n", tag.c_str(), desc.c_str(),
                         tname<T>());
             ++g_fail;
         }
         pout.resize(pref.size());
-        check_close(pout, pref, pscale, std::string("conv2d winograd+maxpool F") + tile + " " + desc, kWinogradTol);
+        check_close(pout, pref, pscale, "conv2d winograd+maxpool F" + tag + " " + desc, kWinogradTol);
     }
     unsetenv("AI3_WINOGRAD_TILE");
+    unsetenv("AI3_WINOGRAD_UCACHE");
 }
 
 template <class T> void test_conv(const Conv2dParams &p, const std::string &desc) {
