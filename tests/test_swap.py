@@ -256,6 +256,43 @@ def test_callable_receives_input_shapes_swap_backend():
                                                     "adaptiveavgpool2d", "flatten", "linear"]
 
 
+class _PlainTensorAttr(nn.Module):
+    """A conv whose output is offset by a plain tensor attribute (neither parameter nor buffer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.offset = torch.randn(1, 4, 1, 1)
+
+    def forward(self, x):
+        return self.conv(x) + self.offset
+
+
+@pytest.mark.parametrize("propagation", ["meta", "fake"])
+@pytest.mark.parametrize("model_fn", [convnet, _PlainTensorAttr], ids=["params only", "plain tensor attribute"])
+def test_sample_shapes_reach_selectors_whichever_way_they_are_propagated(model_fn, propagation, monkeypatch):
+    """swap_backend propagates sample shapes on meta tensors, and on fake tensors where a
+    model cannot run on meta ones (forced here by making the meta path fail)."""
+    if propagation == "fake":
+        def no_meta(*args, **kwargs):
+            raise NotImplementedError("no meta kernel (forced by the test)")
+        monkeypatch.setattr(torch.nn.utils.stateless, "_reparametrize_module", no_meta)
+    got = []
+
+    def sel(module, input_shape):
+        got.append(tuple(input_shape))
+        return "direct"
+
+    torch.manual_seed(0)
+    ref = model_fn().eval()
+    model = ai3.swap_backend(ref, {"conv2d": sel}, sample_input_shape=(2, 3, 16, 16), unsupported="torch")
+    assert got[0] == (2, 3, 16, 16)
+    assert all(p.device.type == "cpu" and not p.is_meta for p in ref.parameters())  # shapes only: nothing changed
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x), rtol=1e-4, atol=1e-5)
+
+
 def test_callable_selector_result_is_used_per_module():
     def sel(module, input_shape):
         return {3: "direct", 16: "gemm"}[input_shape[1]]

@@ -269,15 +269,27 @@ def _node_input_shapes(gm: torch.fx.GraphModule, sample_input_shape: Sequence[in
         shape = tuple(int(s) for s in sample_input_shape)
     except (TypeError, ValueError):
         raise InvalidInputError(f"sample_input_shape must be a sequence of ints, got {sample_input_shape!r}") from None
-    mode = FakeTensorMode(allow_non_fake_inputs=True)
-    x = mode.from_tensor(torch.empty(shape, dtype=param_dtype(gm), device=_module_device(gm) or "cpu"))
+    dtype = param_dtype(gm)
     try:
-        with eval_mode(gm), torch.no_grad():
-            ShapeProp(gm, fake_mode=mode).propagate(x)
-    except Exception as e:
-        raise InvalidInputError(
-            f"the model cannot run an input of sample_input_shape {shape}: {type(e).__name__}: {e}"
-        ) from e
+        # Meta tensors first: shapes without arithmetic and without FakeTensorMode, whose
+        # machinery stays resident after use (7 MiB of ResNet-50's conversion, measured
+        # with benchmarks/models.py, enough to put ai3's peak memory over torch's).
+        meta = {name: torch.empty_like(t, device="meta")
+                for name, t in [*gm.named_parameters(), *gm.named_buffers()]}
+        with eval_mode(gm), torch.no_grad(), torch.nn.utils.stateless._reparametrize_module(gm, meta):
+            ShapeProp(gm).propagate(torch.empty(shape, dtype=dtype, device="meta"))
+    except Exception:
+        # Models that mix in plain tensor attributes or ops without meta kernels: fake
+        # tensors wrap those too (and report the model's own error if it cannot run).
+        mode = FakeTensorMode(allow_non_fake_inputs=True)
+        x = mode.from_tensor(torch.empty(shape, dtype=dtype, device=_module_device(gm) or "cpu"))
+        try:
+            with eval_mode(gm), torch.no_grad():
+                ShapeProp(gm, fake_mode=mode).propagate(x)
+        except Exception as e:
+            raise InvalidInputError(
+                f"the model cannot run an input of sample_input_shape {shape}: {type(e).__name__}: {e}"
+            ) from e
     out: Dict[str, Tuple[int, ...]] = {}
     for node in gm.graph.nodes:
         ins = _tensor_inputs(node)
