@@ -132,9 +132,15 @@ def _check_conv_args(input, weight, bias, stride, padding, dilation, padding_mod
             raise DeviceError(f"ai3::conv2d got the input on {input.device} but the {what} on {t.device}")
 
 
-def _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device) -> torch.Tensor:
+ACTIVATIONS = ("none", "relu", "relu6")
+
+
+def _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device,
+              activation="none") -> torch.Tensor:
     """Runs the C++ layer on the tensors' memory (host or CUDA) for an ai3 device (its ``core`` form)."""
     _check_conv_args(input, weight, bias, stride, padding, dilation, padding_mode, algorithm)
+    if activation not in ACTIVATIONS:
+        raise InvalidInputError(f"ai3::conv2d activation must be one of {ACTIVATIONS}, got {activation!r}")
     dt = dtype_name(input.dtype, "input dtype")
     if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
         raise DTypeError(
@@ -148,8 +154,15 @@ def _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mo
     w = weight.contiguous()
     b = None if bias is None else bias.contiguous()
     out = torch.empty(out_shape, dtype=input.dtype, device=input.device)
+    # The CPU kernels apply the activation in their epilogue, while the output is in
+    # registers; the device backends' kernels have no epilogue, so torch applies it there.
+    on_cpu = device == "cpu" or (isinstance(device, tuple) and device[0] == "cpu")
     layer.forward_with(x.data_ptr(), list(x.shape), w.data_ptr(), 0 if b is None else b.data_ptr(),
-                       out.data_ptr(), dt, device, weight_version(weight))
+                       out.data_ptr(), dt, device, weight_version(weight), activation if on_cpu else "none")
+    if not on_cpu and activation == "relu":
+        out.relu_()
+    elif not on_cpu and activation == "relu6":
+        out.clamp_(0, 6)
     return out
 
 
@@ -165,34 +178,44 @@ def conv2d(
     padding_mode: str,
     algorithm: str,
     device: str = "cpu",
+    activation: str = "none",
 ) -> torch.Tensor:
     """4-D convolution by an ai3 algorithm. ``padding`` is (top, bottom, left, right).
 
     ``device`` is where ai3 runs CPU tensors: an ``ai3.Device.key`` (``"cpu"``, ``"cuda:0"``,
     a SYCL queue's key); a device backend's kernels stage host memory in and out. CUDA tensors always run on
     their own GPU, on torch's current stream, with no host copies.
+    ``activation`` ("none", "relu", "relu6") is applied to the output, by the CPU kernels in
+    the same pass (what :class:`ai3.swap.Sequential` uses for a conv followed by a ReLU).
     """
     return _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm,
-                     from_key(device))
+                     from_key(device), activation)
 
 
 @conv2d.register_kernel("cuda")
-def _conv2d_cuda(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device="cpu"):
+def _conv2d_cuda(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device="cpu",
+                 activation="none"):
     from .devices import cuda_handle
 
     index = input.device.index if input.device.index is not None else torch.cuda.current_device()
     dev = ("cuda", index, cuda_handle(index))
-    return _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, dev)
+    return _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, dev, activation)
 
 
 @conv2d.register_fake
-def _conv2d_fake(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device="cpu"):
+def _conv2d_fake(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device="cpu",
+                 activation="none"):
     return input.new_empty(conv2d_out_shape(input.shape, weight.shape, stride, padding, dilation))
 
 
 def _setup_context(ctx, inputs, output):
-    input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device = inputs
-    ctx.save_for_backward(input, weight)
+    input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device, activation = inputs
+    ctx.activation = activation
+    # A fused activation's gradient needs where the output was clamped: the output itself.
+    if activation == "none":
+        ctx.save_for_backward(input, weight)
+    else:
+        ctx.save_for_backward(input, weight, output)
     ctx.has_bias = bias is not None
     ctx.conf = (list(stride), list(padding), list(dilation), groups, padding_mode, algorithm)
     ctx.ai3_device = device
@@ -254,10 +277,14 @@ def _grad_weight_bias(grad: torch.Tensor, x: torch.Tensor, weight_shape: Sequenc
 
 
 def _conv2d_backward(ctx, grad):
-    input, weight = ctx.saved_tensors
+    input, weight = ctx.saved_tensors[:2]
     stride, padding, dilation, groups, padding_mode, algorithm = ctx.conf
     need_in, need_w, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.has_bias and ctx.needs_input_grad[2]
     top, bottom, left, right = padding
+    if ctx.activation != "none":  # back through the fused activation first, as torch's ReLU/ReLU6 do
+        out = ctx.saved_tensors[2]
+        passes = (out > 0) if ctx.activation == "relu" else (out > 0) & (out < 6)
+        grad = grad * passes
     grad = grad.contiguous()
     pads = (left, right, top, bottom)
     mode = "constant" if padding_mode == "zeros" else padding_mode
@@ -272,7 +299,7 @@ def _conv2d_backward(ctx, grad):
     if need_w or need_b:
         g_w, g_b = _grad_weight_bias(grad, x, weight.shape, stride, dilation, groups, algorithm, need_w, need_b,
                                      ctx.ai3_device)
-    return g_in, g_w, g_b, None, None, None, None, None, None, None
+    return g_in, g_w, g_b, None, None, None, None, None, None, None, None
 
 
 conv2d.register_autograd(_conv2d_backward, setup_context=_setup_context)

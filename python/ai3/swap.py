@@ -48,6 +48,11 @@ class Conv2d(nn.Conv2d):
         return conv_padding(self.padding, self.kernel_size, self.dilation, self.stride)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return self.forward_fused(input, "none")
+
+    def forward_fused(self, input: torch.Tensor, activation: str) -> torch.Tensor:
+        """``forward`` followed by ``activation`` ("none", "relu", "relu6"), which the CPU
+        kernels apply in the same pass over the output (see :class:`Sequential`)."""
         from .ops import conv2d
 
         if not isinstance(input, torch.Tensor):
@@ -75,7 +80,7 @@ class Conv2d(nn.Conv2d):
         if not torch.compiler.is_compiling():  # for resolved_algorithm; a compiled graph has no side effects
             self._ai3_last_shape = tuple(x.shape)
         out = conv2d(x, self.weight, self.bias, list(self.stride), list(self._ai3_padding()), list(self.dilation),
-                     self.groups, self.padding_mode, self.algorithm, dev.key)
+                     self.groups, self.padding_mode, self.algorithm, dev.key, activation)
         return out if batched else out.squeeze(0)
 
     def resolve_for(self, input_shape: Sequence[int]) -> str:
@@ -107,12 +112,72 @@ def _swappable_conv(m: nn.Module) -> bool:
     return type(m) in (nn.Conv2d, Conv2d)
 
 
+_FUSABLE_ACTIVATIONS = {nn.ReLU: "relu", nn.ReLU6: "relu6"}
+
+
+def _hooked(m: nn.Module) -> bool:
+    return bool(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks)
+
+
+def _global_hooks() -> bool:
+    from torch.nn.modules import module as mm
+
+    return bool(mm._global_forward_hooks or mm._global_forward_pre_hooks or mm._global_backward_hooks
+                or mm._global_backward_pre_hooks)
+
+
+def _fx_symbolic_tracing() -> bool:
+    from torch.fx import _symbolic_trace as st
+
+    return getattr(st, "is_fx_symbolic_tracing", st.is_fx_tracing)()
+
+
+class Sequential(nn.Sequential):
+    """An ``nn.Sequential`` that runs an ai3 conv and the ``nn.ReLU`` / ``nn.ReLU6`` right
+    after it as one pass: the CPU kernels apply the activation while the output is still
+    in registers, instead of torch reading and writing the whole output again.
+
+    :func:`swap_conv2d` turns ``nn.Sequential`` containers into this class in place.
+    Nothing else changes: the children (the ReLU module included) stay where they were,
+    each still runs alone when called alone (or from a slice that separates the pair),
+    and a pair is fused only while neither module has hooks (nor are there global
+    module hooks), so every hook still sees what it would have seen. Under torch.fx
+    tracing the pair stays two calls, for :func:`swap_backend` to read.
+    """
+
+    def forward(self, input: Any) -> Any:
+        mods = list(self._modules.values())
+        if _fx_symbolic_tracing() or _global_hooks():
+            return super().forward(input)
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            act = None
+            if i + 1 < len(mods) and type(m) is Conv2d and not _hooked(m):
+                nxt = mods[i + 1]
+                act = _FUSABLE_ACTIVATIONS.get(type(nxt)) if not _hooked(nxt) else None
+            if act is not None:
+                input = m.forward_fused(input, act)
+                i += 2
+            else:
+                input = m(input)
+                i += 1
+        return input
+
+
+def _fuse_sequentials(module: nn.Module) -> None:
+    for m in module.modules():
+        if type(m) is nn.Sequential:
+            m.__class__ = Sequential
+
+
 def swap_conv2d(
     module: nn.Module,
     algos: Optional[AlgorithmicSelector] = None,
     sample_input_shape: Optional[Sequence[int]] = None,
     *,
     device: Any = None,
+    fuse: bool = True,
 ) -> None:
     """Swaps, in-place, conv2d operations out of the existing DNN for an
     implementation of the user specified algorithm.
@@ -131,8 +196,13 @@ def swap_conv2d(
         sample_input_shape: the input shape to the DNN, passed (as each conv's own
             input shape, same rank) to a callable selector that takes two arguments.
         device: keyword-only; where the swapped layers run (see ``ai3.devices()``).
+        fuse: keyword-only; whether every ``nn.Sequential`` becomes an
+            :class:`ai3.swap.Sequential`, which runs a swapped conv and the ``nn.ReLU`` /
+            ``nn.ReLU6`` that follows it in one pass (same results, hooks respected).
     """
     _check_backend(module, "swap_conv2d")
+    if not isinstance(fuse, bool):
+        raise InvalidInputError(f"swap_conv2d's fuse must be True or False, got {fuse!r}")
     dev = resolve_device(device, follow=_module_device(module))
     convs = [m for m in module.modules() if _swappable_conv(m)]
     others = [type(m).__name__ for m in module.modules() if isinstance(m, nn.Conv2d) and not _swappable_conv(m)]
@@ -150,6 +220,8 @@ def swap_conv2d(
         m.__class__ = Conv2d
         m.algorithm = algo
         m.ai3_device = dev
+    if fuse:
+        _fuse_sequentials(module)
 
 
 # ---- swap_backend -----------------------------------------------------------------

@@ -276,16 +276,23 @@ PYBIND11_MODULE(_core, m) {
         .def(
             "forward_with",
             [](Conv2dLayer &l, uintptr_t in, const Shape &in_shape, uintptr_t w, uintptr_t b, uintptr_t out,
-               const std::string &dtype, const py::object &device, uint64_t weight_version) {
+               const std::string &dtype, const py::object &device, uint64_t weight_version,
+               const std::string &activation) {
                 DType d = parse_dtype(dtype);
                 Device dev = parse_device(device);
+                Activation act = activation == "none"    ? Activation::none
+                                 : activation == "relu"  ? Activation::relu
+                                 : activation == "relu6" ? Activation::relu6
+                                                         : throw ValueError(str("unknown conv2d activation '", activation,
+                                                                                "'; expected none, relu or relu6"));
                 l.out_shape(in_shape);
                 py::gil_scoped_release nogil;
                 l.forward_with(as_ptr(in), in_shape, as_ptr(w), b ? as_ptr(b) : nullptr,
-                               reinterpret_cast<void *>(out), d, dev, weight_version);
+                               reinterpret_cast<void *>(out), d, dev, weight_version, act);
             },
             py::arg("input"), py::arg("shape"), py::arg("weight"), py::arg("bias"), py::arg("output"),
-            py::arg("dtype"), py::arg("device") = "cpu", py::arg("weight_version") = 0);
+            py::arg("dtype"), py::arg("device") = "cpu", py::arg("weight_version") = 0,
+            py::arg("activation") = "none");
 
     conv.def(
         "costs",
