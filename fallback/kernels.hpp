@@ -15,6 +15,12 @@ namespace ai3::fallback {
 template <class T> void conv2d_direct(const Conv2dParams &p, const Conv2d::Args<T> &a);
 template <class T> void conv2d_smm(const Conv2dParams &p, const Conv2d::Args<T> &a);
 template <class T> void conv2d_gemm(const Conv2dParams &p, const Conv2d::Args<T> &a);
+namespace detail {
+// The NHWC kernels (Conv2dParams::layout == nhwc) behind direct (depthwise layers) and
+// smm/gemm (1x1 layers); see depthwise_nhwc.cpp and pointwise_nhwc.cpp.
+template <class T> void conv2d_depthwise_nhwc(const Conv2dParams &p, const Conv2d::Args<T> &a);
+template <class T> void conv2d_1x1_nhwc(const Conv2dParams &p, const Conv2d::Args<T> &a);
+} // namespace detail
 // implicit gemm: GEMM over the implicit matrix, the packing gathers straight from the
 // input (coordinates decoded on the fly). implicit precomp gemm: the same with the
 // input offsets precomputed once per layer shape (a kernel object owning the tables).

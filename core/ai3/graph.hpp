@@ -47,6 +47,12 @@ class PointwiseLayer final : public Layer {
         return kind_ == relu6 && algorithm() == "default" ? Activation::relu6 : Activation::none;
     }
     Kind kind() const { return kind_; }
+    // Elementwise: the same on any layout.
+    bool nhwc_capable(const std::vector<Shape> &, DType, const Device &) const override { return true; }
+    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                      DType dtype, const Device &dev) override {
+        forward_n(in, in_shapes, out, dtype, dev);
+    }
 
   private:
     Kind kind_;
@@ -67,6 +73,11 @@ class BinaryLayer final : public Layer {
     bool can_overwrite(int i, const std::vector<Shape> &in, const Shape &out) const override {
         return i >= 0 && i < int(in.size()) && in[i] == out;
     }
+    // NHWC on 4-D operands: the same broadcasting over the stored (N, H, W, C) order
+    // (an operand with 1x1 planes, an SE gate, is stored alike in both layouts).
+    bool nhwc_capable(const std::vector<Shape> &in, DType, const Device &) const override;
+    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                      DType dtype, const Device &dev) override;
 
   private:
     Kind kind_;
@@ -264,9 +275,19 @@ class Graph {
         times_.enable(on, layers_.size());
     }
     std::vector<double> layer_seconds() const { return times_.mean(); }
+    // The layout of every value in the current plan (after a forward; empty before).
+    std::vector<Layout> value_layouts() const {
+        std::lock_guard<std::mutex> lk(mu_);
+        return layout_;
+    }
 
   private:
     void plan_fusion(DType dtype, const Device &dev);
+    void plan_layouts(DType dtype, const Device &dev);
+    // `src` (value shape `shape`, stored `from`) re-stored in `to`: this graph's
+    // conversion buffer `slot` (grown as needed), or `dst` when given.
+    const void *convert(const void *src, const Shape &shape, Layout from, Layout to, DType dtype, const Device &dev,
+                        std::size_t slot, void *dst = nullptr);
     Plan plan_writing(const Shape &in, DType dtype, const std::vector<int> *writes) const;
     std::vector<std::shared_ptr<Layer>> layers_;
     std::vector<std::vector<int>> inputs_;
@@ -274,7 +295,7 @@ class Graph {
     std::optional<DType> dtype_;
     LayerTimes times_;
 
-    std::mutex mu_;
+    mutable std::mutex mu_;
     bool planned_ = false;
     Shape planned_for_;
     DType planned_dtype_ = DType::f32;
@@ -287,6 +308,13 @@ class Graph {
     // MaxPool2d(2, 2) that is the only reader of that (or of the conv).
     std::vector<char> fused_;
     std::vector<int> fused_out_;
+    // Per-layer layouts (CPU only): run_nhwc_[i] when layer i runs on NHWC values;
+    // layout_[v] how value v is stored. A layer reading a value stored otherwise than it
+    // runs reads a converted copy (conv_bufs_); an NHWC output is converted on return.
+    std::vector<char> run_nhwc_;
+    std::vector<Layout> layout_;
+    std::vector<std::vector<unsigned char>> conv_bufs_;
+    std::shared_ptr<Layer> to_nhwc_, to_nchw_; // the conversions: permute layers
     std::vector<DeviceBuffer> buffers_;
     DeviceBuffer in_buf_;
 };

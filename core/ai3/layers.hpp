@@ -74,6 +74,15 @@ class Layer {
     // ("default") offer it: one asked to run "direct" does run.
     virtual Activation as_epilogue() const { return Activation::none; }
 
+    // Per-layer layouts (ai3::Graph on the CPU): whether this layer reads and writes its
+    // 4-D values NHWC for these inputs (forward_nhwc), and whether it is the kind of
+    // layer that gains from it, which makes its region of the graph run NHWC.
+    virtual bool nhwc_capable(const std::vector<Shape> &, DType, const Device &) const { return false; }
+    virtual bool nhwc_gains(const std::vector<Shape> &, DType, const Device &) const { return false; }
+    // forward_n on NHWC values; shapes stay logical (N, C, H, W).
+    virtual void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                              DType dtype, const Device &dev);
+
     const std::string &algorithm() const { return algorithm_; }
     // The concrete algorithm the last forward ran ("" before the first run).
     std::string resolved_algorithm() const {
@@ -165,12 +174,20 @@ class Conv2dLayer final : public Layer {
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     void forward_with(const void *in, const Shape &in_shape, const void *weight, const void *bias, void *out,
                       DType dtype, const Device &dev, uint64_t weight_version = 0,
-                      Activation act = Activation::none, bool max_pool = false);
+                      Activation act = Activation::none, bool max_pool = false, Layout layout = Layout::nchw);
     // forward() followed by an activation (and, with max_pool, a 2x2/2 max pool: `out`
     // is then the pooled output) in the same pass over the output (CPU fallback only:
     // other backends' kernels do not read Conv2dParams::act / max_pool_2x2).
     void forward_fused(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev,
-                       Activation act, bool max_pool = false);
+                       Activation act, bool max_pool = false, Layout layout = Layout::nchw);
+    // NHWC: the algorithm this layer runs has an NHWC kernel for this input (direct on a
+    // depthwise layer, smm/gemm on a 1x1/stride 1/unpadded/one-group layer, zeros
+    // padding, planes up to 28x28, CPU; guess/default take whichever fits);
+    // depthwise layers are the ones that gain (no short rows).
+    bool nhwc_capable(const std::vector<Shape> &in, DType dtype, const Device &dev) const override;
+    bool nhwc_gains(const std::vector<Shape> &in, DType dtype, const Device &dev) const override;
+    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                      DType dtype, const Device &dev) override;
     // Whether `next`, reading this layer's output for input `in`, is a max pool this
     // layer can apply in its epilogue: MaxPool2d(2, 2) left to ai3 ("default"), on the
     // CPU, when this layer runs winograd (the kernel that implements the fused pool).
@@ -189,12 +206,14 @@ class Conv2dLayer final : public Layer {
 
   private:
     Conv2dParams params_for(const Shape &in) const;
+    // The algorithm this layer runs on NHWC values for this input ("" where none can).
+    std::string nhwc_algorithm(const Shape &in) const;
     // The registry entry that runs this input: the algorithm itself, the concrete one
     // 'guess'/'default' pick, or 'guess'/'default' where the backend registers them.
     std::string registry_name_for(const Shape &in, DType dtype, const Device &dev) const;
     template <class T>
     void run(const T *in, const Shape &in_shape, const T *w, const T *b, T *out, const Device &dev,
-             uint64_t weight_version, Activation act, bool max_pool);
+             uint64_t weight_version, Activation act, bool max_pool, Layout layout);
 
     Shape wshape_;
     bool has_bias_;
@@ -267,6 +286,12 @@ class ReLULayer final : public Layer {
     bool elementwise() const override { return true; }
     Activation as_epilogue() const override {
         return algorithm() == "default" ? Activation::relu : Activation::none;
+    }
+    // Elementwise: the same on any layout.
+    bool nhwc_capable(const std::vector<Shape> &, DType, const Device &) const override { return true; }
+    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                      DType dtype, const Device &dev) override {
+        forward_n(in, in_shapes, out, dtype, dev);
     }
 };
 

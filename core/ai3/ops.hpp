@@ -19,6 +19,11 @@ template <class T> inline T activate(Activation a, T v) {
     return v;
 }
 
+// How a 4-D value is stored. Logical shapes stay (N, C, H, W) either way; an NHWC value
+// is the dense array [N][H][W][C]. ai3.Model's graph picks NHWC per layer where the
+// kernels of a region support it (CPU fallback; core/src/graph.cpp).
+enum class Layout : uint8_t { nchw = 0, nhwc = 1 };
+
 // Convolution with implicit zero padding: any input index outside [0,H)x[0,W) reads 0.
 // Only the leading pads are stored; P and Q (computed by the caller from both pads,
 // stride and dilation) fix the trailing ones, so asymmetric 'same' padding needs no
@@ -41,6 +46,9 @@ struct Conv2dParams {
     // ReLU, MaxPool2d(2, 2)). Only kernels that implement it accept it (fallback
     // winograd); every other kernel refuses params that ask for it.
     bool max_pool_2x2 = false;
+    // Input and output stored NHWC: only kernels that implement it accept it (fallback
+    // direct for depthwise layers, smm/gemm for 1x1 ones); every other kernel refuses.
+    Layout layout = Layout::nchw;
 };
 
 struct Conv2d {

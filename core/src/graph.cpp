@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <numeric>
 #include <limits>
 
 namespace ai3 {
@@ -180,6 +182,17 @@ void BinaryLayer::forward_n(const std::vector<const void *> &in, const std::vect
         else
             cached_kernel<Mul, T>(op(), key, p, dev, res).run(a);
     });
+}
+
+bool BinaryLayer::nhwc_capable(const std::vector<Shape> &in, DType, const Device &) const {
+    return in.size() == 2 && in[0].size() == 4 && in[1].size() == 4;
+}
+
+void BinaryLayer::forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                               DType dtype, const Device &dev) {
+    std::vector<Shape> stored;
+    for (const Shape &s : in_shapes) stored.push_back({s[0], s[2], s[3], s[1]});
+    forward_n(in, stored, out, dtype, dev);
 }
 
 // ---- cat -------------------------------------------------------------------------------
@@ -703,6 +716,94 @@ void Graph::plan_fusion(DType dtype, const Device &dev) {
     }
 }
 
+namespace {
+// A value stored alike in both layouts: not 4-D, or 1x1 planes.
+bool layout_neutral(const Shape &s) { return s.size() != 4 || s[2] * s[3] == 1; }
+} // namespace
+
+// Layouts: a layer runs NHWC when it has an NHWC kernel for its inputs and sits in a
+// region of such layers (connected through the 4-D values they pass each other) that
+// holds at least one layer that gains from NHWC (a depthwise conv). So MobileNet's
+// blocks (1x1, depthwise, 1x1, add, fused ReLU6) run NHWC end to end, with one
+// conversion after the stem and one before the classifier's pooling, while a ResNet's
+// 1x1 convs between 3x3 ones stay NCHW (converting around each would cost more than it
+// saves). Views keep NCHW semantics: the value a view reads stays NCHW.
+void Graph::plan_layouts(DType dtype, const Device &dev) {
+    const int n = int(layers_.size());
+    run_nhwc_.assign(std::size_t(n), 0);
+    layout_.assign(std::size_t(n) + 1, Layout::nchw);
+    if (dev.backend != Backend::cpu) return;
+    if (const char *e = std::getenv("AI3_LAYOUTS")) // test/benchmark hook: NCHW throughout
+        if (std::strcmp(e, "nchw") == 0) return;
+    // The layer whose kernel writes value v's storage: views and absorbed layers
+    // (fused into a conv's epilogue) resolve to it.
+    auto writer = [&](int v) {
+        while (v > 0 && (layers_[std::size_t(v - 1)]->is_view() || fused_[std::size_t(v - 1)] == 1))
+            v = inputs_[std::size_t(v - 1)][0];
+        return v - 1; // -1: the graph input
+    };
+    std::vector<char> cap(std::size_t(n), 0), gains(std::size_t(n), 0);
+    std::vector<Shape> ins;
+    for (int i = 0; i < n; ++i) {
+        const Layer &l = *layers_[std::size_t(i)];
+        if (l.is_view() || fused_[std::size_t(i)] == 1 || fused_[std::size_t(i)] >= 5) continue;
+        ins.clear();
+        for (int u : inputs_[std::size_t(i)]) ins.push_back(plan_.shapes[std::size_t(u)]);
+        cap[std::size_t(i)] = l.nhwc_capable(ins, dtype, dev);
+        gains[std::size_t(i)] = cap[std::size_t(i)] && l.nhwc_gains(ins, dtype, dev);
+    }
+    for (int i = 0; i < n; ++i) { // a view's input keeps NCHW semantics
+        const int u = inputs_[std::size_t(i)].empty() ? -1 : inputs_[std::size_t(i)][0];
+        if (layers_[std::size_t(i)]->is_view() && !layout_neutral(plan_.shapes[std::size_t(u)])) {
+            const int w = writer(u);
+            if (w >= 0) cap[std::size_t(w)] = gains[std::size_t(w)] = 0;
+        }
+    }
+    std::vector<int> parent(static_cast<std::size_t>(n), 0);
+    std::iota(parent.begin(), parent.end(), 0);
+    auto find = [&](int x) {
+        while (parent[std::size_t(x)] != x) x = parent[std::size_t(x)] = parent[std::size_t(parent[std::size_t(x)])];
+        return x;
+    };
+    for (int i = 0; i < n; ++i) {
+        if (!cap[std::size_t(i)]) continue;
+        for (int u : inputs_[std::size_t(i)]) {
+            const int w = writer(u);
+            if (w >= 0 && cap[std::size_t(w)] && !layout_neutral(plan_.shapes[std::size_t(u)]))
+                parent[std::size_t(find(i))] = find(w);
+        }
+    }
+    std::vector<char> region_gains(std::size_t(n), 0);
+    for (int i = 0; i < n; ++i)
+        if (gains[std::size_t(i)]) region_gains[std::size_t(find(i))] = 1;
+    for (int i = 0; i < n; ++i) {
+        const int w = writer(i + 1);
+        const bool nhwc = w >= 0 && cap[std::size_t(w)] && region_gains[std::size_t(find(w))];
+        if (!layers_[std::size_t(i)]->is_view()) run_nhwc_[std::size_t(i)] = nhwc;
+        layout_[std::size_t(i) + 1] = nhwc && !layers_[std::size_t(i)]->is_view() ? Layout::nhwc : Layout::nchw;
+    }
+}
+
+const void *Graph::convert(const void *src, const Shape &shape, Layout from, Layout to, DType dtype,
+                           const Device &dev, std::size_t slot, void *dst) {
+    if (from == to || layout_neutral(shape)) return src;
+    if (!dst) {
+        if (conv_bufs_.size() <= slot) conv_bufs_.resize(slot + 1);
+        const std::size_t bytes = std::size_t(numel(shape)) * dtype_size(dtype);
+        if (conv_bufs_[slot].size() < bytes) conv_bufs_[slot].resize(bytes);
+        dst = conv_bufs_[slot].data();
+    }
+    if (!to_nhwc_) {
+        to_nhwc_ = std::make_shared<PermuteLayer>(std::vector<int64_t>{0, 2, 3, 1}, "default");
+        to_nchw_ = std::make_shared<PermuteLayer>(std::vector<int64_t>{0, 3, 1, 2}, "default");
+    }
+    if (to == Layout::nhwc)
+        to_nhwc_->forward(src, shape, dst, dtype, dev);
+    else
+        to_nchw_->forward(src, {shape[0], shape[2], shape[3], shape[1]}, dst, dtype, dev);
+    return dst;
+}
+
 Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const Device &dev) {
     std::lock_guard<std::mutex> lk(mu_);
     if (dtype_)
@@ -719,6 +820,7 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
         planned_for_ = in_shape;
         plan_ = plan(in_shape, dtype);
         plan_fusion(dtype, dev); // may redo plan_ for fused pools
+        plan_layouts(dtype, dev);
         for (std::size_t b : plan_.slot_bytes) buffers_.emplace_back(ops, dev, b);
         if (ops) in_buf_ = DeviceBuffer(ops, dev, std::size_t(numel(in_shape)) * es);
         planned_for_ = in_shape;
@@ -752,22 +854,30 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
             ptrs.push_back(data(u));
             shapes.push_back(plan_.shapes[u]);
         }
+        const Layout run_as = run_nhwc_[i] ? Layout::nhwc : Layout::nchw;
         try {
             times_.run(i, ops, dev, [&] {
+                for (std::size_t j = 0; j < ptrs.size(); ++j) // inputs stored otherwise: converted copies
+                    ptrs[j] = convert(ptrs[j], shapes[j], layout_[std::size_t(inputs_[i][j])], run_as, dtype, dev, j);
                 if (fused_[i] >= 2) {
                     const int code = fused_[i] - 2;
                     static_cast<Conv2dLayer &>(l).forward_fused(ptrs[0], shapes[0], data(fused_out_[i]), dtype, dev,
-                                                                 Activation(code % 3), code >= 3);
-                }
-                else
+                                                                 Activation(code % 3), code >= 3, run_as);
+                } else if (run_as == Layout::nhwc) {
+                    l.forward_nhwc(ptrs, shapes, data(v), dtype, dev);
+                } else {
                     l.forward_n(ptrs, shapes, data(v), dtype, dev);
+                }
             });
         } catch (const ValueError &e) {
             throw ValueError(str("layer ", i, " (", l.op(), "): ", e.what()));
         }
     }
     Tensor result(plan_.shapes[output_], dtype);
-    if (result.nbytes()) {
+    if (result.nbytes() && layout_[std::size_t(output_)] == Layout::nhwc &&
+        !layout_neutral(plan_.shapes[output_])) {
+        convert(data(output_), plan_.shapes[output_], Layout::nhwc, Layout::nchw, dtype, dev, 0, result.data());
+    } else if (result.nbytes()) {
         if (ops) {
             ops->copy(result.data(), data(output_), result.nbytes(), dev);
             ops->synchronize(dev);

@@ -38,6 +38,7 @@
 namespace ai3::fallback {
 
 template <class T> void conv2d_direct(const Conv2dParams &p, const Conv2d::Args<T> &a) {
+    if (p.layout == Layout::nhwc) return detail::conv2d_depthwise_nhwc<T>(p, a);
     detail::check_conv(p);
     const int64_t G = p.groups, cpg = p.C / G, PQ = p.P * p.Q;
     if (p.N == 0 || PQ == 0 || p.K == 0) return;

@@ -19,6 +19,7 @@ constexpr int64_t kMinPanelCols = 64;                // below this the GEMM repa
 } // namespace
 
 template <class T> void conv2d_gemm(const Conv2dParams &p, const Conv2d::Args<T> &a) {
+    if (p.layout == Layout::nhwc) return detail::conv2d_1x1_nhwc<T>(p, a);
     detail::check_conv(p);
     const int64_t G = p.groups, cpg = p.C / G, kpg = p.K / G;
     const int64_t PQ = p.P * p.Q, HW = p.H * p.W, CRS = cpg * p.R * p.S;

@@ -18,8 +18,10 @@ inline int64_t ceil_div(int64_t a, int64_t b) { // b > 0
 
 // fuses_pool: the calling kernel implements Conv2dParams::max_pool_2x2 (others refuse it,
 // so a fused pool can never be silently dropped).
-inline void check_conv(const Conv2dParams &p, bool fuses_pool = false) {
+// nhwc: the calling kernel takes Conv2dParams::layout == nhwc (likewise refused by others).
+inline void check_conv(const Conv2dParams &p, bool fuses_pool = false, bool nhwc = false) {
     AI3_CHECK(!p.max_pool_2x2 || fuses_pool, Unimplemented, "this conv2d algorithm has no fused max-pool epilogue");
+    AI3_CHECK(p.layout == Layout::nchw || nhwc, Unimplemented, "this conv2d algorithm has no NHWC kernel");
     AI3_CHECK(p.groups >= 1 && p.C % p.groups == 0 && p.K % p.groups == 0, ValueError, "conv2d: groups (",
               p.groups, ") must be >= 1 and divide C (", p.C, ") and K (", p.K, ")");
     AI3_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1, ValueError,

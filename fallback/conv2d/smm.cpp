@@ -13,6 +13,7 @@
 namespace ai3::fallback {
 
 template <class T> void conv2d_smm(const Conv2dParams &p, const Conv2d::Args<T> &a) {
+    if (p.layout == Layout::nhwc) return detail::conv2d_1x1_nhwc<T>(p, a);
     detail::check_conv(p);
     const int64_t G = p.groups, cpg = p.C / G, kpg = p.K / G;
     const int64_t PQ = p.P * p.Q, HW = p.H * p.W, CRS = cpg * p.R * p.S;

@@ -82,6 +82,16 @@ class Model:
             raise InvalidInputError("buffer_plan describes the graph form of ai3.Model")
         return dict(self._core.plan(list(input_shape), dtype))
 
+    def value_layouts(self) -> Optional[List[str]]:
+        """How each value of the graph form was stored by the last forward: ``"nchw"``
+        or ``"nhwc"`` (value 0 is the input, value k + 1 layer k's output). On the CPU,
+        regions of layers with NHWC kernels around a depthwise convolution run NHWC,
+        with conversions only where a region meets the rest. None before a forward;
+        the chain form is NCHW throughout."""
+        if self._inputs is None:
+            return None
+        return list(self._core.value_layouts()) or None
+
     @property
     def layers(self) -> List[Layer]:
         """The model's layers, in order."""

@@ -168,6 +168,64 @@ template <class T> void run_winograd(const Conv2dParams &p, const std::vector<T>
     unsetenv("AI3_WINOGRAD_UCACHE");
 }
 
+// NCHW <-> NHWC of a dense N x C x H x W array.
+template <class V> V to_nhwc(const V &x, int64_t N, int64_t C, int64_t HW) {
+    V y(x.size());
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t i = 0; i < HW; ++i) y[size_t((n * HW + i) * C + c)] = x[size_t((n * C + c) * HW + i)];
+    return y;
+}
+
+// Layout::nhwc: direct runs depthwise layers, smm and gemm 1x1/stride 1/unpadded/one-group
+// layers, with the activation epilogue too; every other (algorithm, layer) refuses.
+template <class T>
+void test_conv_nhwc(const Conv2dParams &p0, const std::vector<T> &in, const std::vector<T> &w,
+                    const std::vector<T> &b, const std::vector<double> &ref, const std::vector<double> &scale,
+                    const std::string &desc) {
+    Conv2dParams p = p0;
+    p.layout = Layout::nhwc;
+    const bool depthwise = p.groups == p.C && p.K == p.C && p.C > 0;
+    const bool pointwise = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
+                           p.pad_w == 0 && p.groups == 1 && p.P == p.H && p.Q == p.W;
+    const auto in_nhwc = to_nhwc(in, p.N, p.C, p.H * p.W);
+    for (const char *algo : {"direct", "smm", "gemm", "implicit gemm", "implicit precomp gemm", "winograd"}) {
+        const bool accepts = (std::string(algo) == "direct" && depthwise) ||
+                             ((std::string(algo) == "smm" || std::string(algo) == "gemm") && pointwise);
+        // ref already has p0's activation; without one, relu6 is tried on top
+        const std::vector<Activation> acts =
+            p0.act == Activation::none ? std::vector<Activation>{Activation::none, Activation::relu6}
+                                       : std::vector<Activation>{p0.act};
+        for (Activation act : acts) {
+            p.act = act;
+            std::vector<T> out(std::max<size_t>(ref.size(), 1), T(std::nan("")));
+            try {
+                registry().get<Conv2d, T>(algo, Backend::cpu)(p, Device{})->run(
+                    {in_nhwc.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
+            } catch (const Unimplemented &) {
+                if (accepts) {
+                    std::printf("FAIL conv2d %s NHWC %s: refused a layer it implements\n", algo, desc.c_str());
+                    ++g_fail;
+                } else {
+                    ++g_pass;
+                }
+                continue;
+            }
+            if (!accepts) {
+                std::printf("FAIL conv2d %s NHWC %s: accepted a layout it has no kernel for\n", algo, desc.c_str());
+                ++g_fail;
+                continue;
+            }
+            std::vector<double> expect(ref.size());
+            for (size_t i = 0; i < ref.size(); ++i) expect[i] = activate<double>(act, ref[i]);
+            out.resize(ref.size());
+            check_close(out, to_nhwc(expect, p.N, p.K, p.P * p.Q), to_nhwc(scale, p.N, p.K, p.P * p.Q),
+                        std::string("conv2d ") + algo + " NHWC" + (act == Activation::none ? "" : "+relu6") + " " +
+                            desc);
+        }
+    }
+}
+
 template <class T> void test_conv(const Conv2dParams &p, const std::string &desc) {
     const int64_t cpg = p.C / p.groups;
     auto in = randv<T>(p.N * p.C * p.H * p.W), w = randv<T>(p.K * cpg * p.R * p.S), b = randv<T>(p.K);
@@ -194,6 +252,7 @@ template <class T> void test_conv(const Conv2dParams &p, const std::string &desc
         run_winograd(p, in, w, b, ref, scale, desc);
     else
         check_winograd_refuses<T>(p, desc);
+    test_conv_nhwc<T>(p, in, w, b, ref, scale, desc);
 }
 
 // winograd only: 3x3/stride 1/dilation 1 over paddings, groups (depthwise too), batch

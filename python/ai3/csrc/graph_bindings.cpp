@@ -146,6 +146,12 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
         .def_property_readonly("output", &Graph::output)
         .def("set_profiling", &Graph::set_profiling, py::arg("on"))
         .def("layer_seconds", &Graph::layer_seconds)
+        .def("value_layouts",
+             [](const Graph &g) {
+                 std::vector<std::string> out;
+                 for (Layout l : g.value_layouts()) out.push_back(l == Layout::nhwc ? "nhwc" : "nchw");
+                 return out;
+             })
         .def("out_shape", [](const Graph &g, const Shape &in) { return py::tuple(py::cast(g.out_shape(in))); })
         .def(
             "plan",
