@@ -113,6 +113,9 @@ CASES = {
     "3-D broadcast operand": lambda: ThreeDOperand(16),
     "view reads the depthwise output": lambda: ViewAfterDepthwise(16),
     "NCHW and NHWC readers of one value": lambda: TwoReaders(16),
+    "global average pool head": lambda: nn.Sequential(dw(16), nn.Conv2d(16, 32, 1), nn.AdaptiveAvgPool2d(1),
+                                                      nn.Flatten(), nn.Linear(32, 5)),
+    "2x2 adaptive pool (NCHW only)": lambda: nn.Sequential(dw(16), nn.ReLU(), nn.AdaptiveAvgPool2d(2)),
     "5x5 stride-2 depthwise, odd channels": lambda: nn.Sequential(nn.Conv2d(16, 21, 1), dw(21, 2, 5), nn.ReLU6(),
                                                                   nn.Conv2d(21, 7, 1)),
 }
@@ -133,6 +136,10 @@ def test_layout_boundaries_give_torchs_results(case, dtype, monkeypatch):
         assert set(layouts) == {"nchw"}  # the value a view reads stays NCHW: no region is left
     else:
         assert "nhwc" in layouts, layouts
+    if case == "global average pool head":
+        assert layouts[:4] == ["nchw", "nhwc", "nhwc", "nhwc"]  # the pool ran on the NHWC value
+    if case == "2x2 adaptive pool (NCHW only)":
+        assert layouts == ["nchw", "nhwc", "nhwc", "nchw"]
     if case == "3-D broadcast operand":
         assert layouts[-2:] == ["nchw", "nchw"]  # the add and the relu after it
 

@@ -272,6 +272,11 @@ class AdaptiveAvgPool2dLayer final : public Layer {
     const char *op() const override { return "adaptiveavgpool2d"; }
     Shape out_shape(const Shape &in) const override;
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
+    // NHWC to a 1x1 output (a classifier head's global average): the mean over the
+    // stored (N, H*W, C) middle dimension, so an NHWC region runs on into the pool.
+    bool nhwc_capable(const std::vector<Shape> &in, DType dtype, const Device &dev) const override;
+    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                      DType dtype, const Device &dev) override;
 
   private:
     int64_t out_h_, out_w_;

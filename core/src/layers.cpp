@@ -482,6 +482,30 @@ void AdaptiveAvgPool2dLayer::forward(const void *in, const Shape &in_shape, void
     });
 }
 
+bool AdaptiveAvgPool2dLayer::nhwc_capable(const std::vector<Shape> &in, DType, const Device &dev) const {
+    if (in.size() != 1 || in[0].size() != 4 || dev.backend != Backend::cpu || resolve_simple(algorithm_) != "direct")
+        return false;
+    const Shape os = out_shape(in[0]);
+    return os[2] == 1 && os[3] == 1;
+}
+
+void AdaptiveAvgPool2dLayer::forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes,
+                                          void *out, DType dtype, const Device &dev) {
+    const Shape &s = in_shapes[0];
+    AI3_CHECK(out_shape(s)[2] == 1 && out_shape(s)[3] == 1, Unimplemented,
+              "adaptiveavgpool2d runs NHWC to a 1x1 output only");
+    MeanParams p;
+    p.outer = s[0];
+    p.reduce = s[2] * s[3];
+    p.inner = s[1];
+    if (p.outer * p.inner == 0) return;
+    with_dtype(dtype, [&](auto t) {
+        using T = decltype(t);
+        cached_kernel<Mean, T>("adaptiveavgpool2d/nhwc", s, p, dev, [&] { return resolve_simple(algorithm_); })
+            .run({static_cast<const T *>(in[0]), static_cast<T *>(out)});
+    });
+}
+
 void ReLULayer::forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
     run_unary<ReLU>(in, in_shape, out, dtype, dev);
 }
