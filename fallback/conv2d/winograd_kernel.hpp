@@ -280,17 +280,17 @@ void transform_chunk(const WgPlan &pl, const T *w, int64_t g, int64_t kc0, int64
         const int64_t k0 = kc0 + p * kKB;
         for (int64_t c0 = 0; c0 < cpg; c0 += CB) {
             const int64_t cb = std::min<int64_t>(CB, cpg - c0);
-            for (int kk = 0; kk < kKB; ++kk) {
-                const int64_t k = k0 + kk;
-                if (k < kpg) {
-                    const T *f = w + ((g * kpg + k) * cpg + c0) * 9;
-                    for (int64_t ci = 0; ci < cb; ++ci)
-                        AI3_WG_UNROLL for (int r = 0; r < 9; ++r) tap[r * ROW + ci * kKB + kk] = f[ci * 9 + r];
-                } else {
-                    for (int64_t ci = 0; ci < cb; ++ci)
-                        AI3_WG_UNROLL for (int r = 0; r < 9; ++r) tap[r * ROW + ci * kKB + kk] = T(0);
+            const T *f[kKB];
+            int nk = 0; // panel rows inside the group; the rest are zero
+            for (int kk = 0; kk < kKB; ++kk)
+                if (k0 + kk < kpg) f[nk++] = w + ((g * kpg + k0 + kk) * cpg + c0) * 9;
+            // kk innermost: each (ci, r) writes kKB consecutive values
+            for (int64_t ci = 0; ci < cb; ++ci)
+                AI3_WG_UNROLL for (int r = 0; r < 9; ++r) {
+                    T *t = tap + r * ROW + ci * kKB;
+                    for (int kk = 0; kk < nk; ++kk) t[kk] = f[kk][ci * 9 + r];
+                    for (int kk = nk; kk < kKB; ++kk) t[kk] = T(0);
                 }
-            }
             const int64_t nv = (cb * kKB + L - 1) / L;
             // The last vector's lanes past cb land in Uc's padding channels (c >= cpg),
             // which nothing reads; zeros there rather than whatever the scratch held.
