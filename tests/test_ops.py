@@ -123,6 +123,16 @@ def test_maxpool2d_negative_inputs_and_padding():
     check_all_ways(L.MaxPool2D(**kw), x, F.max_pool2d(x, **kw))
 
 
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, stride=1, dilation=2)],
+                         ids=["3x3 s2 p1", "2x2 s1 d2"])
+def test_maxpool2d_nan_wins_like_torch(kw):
+    x = randn(1, 2, 9, 9)
+    x[0, 0, 0, 0] = x[0, 1, 4, 7] = x[0, 1, 8, 8] = float("nan")
+    got, expected = L.MaxPool2D(**kw)(x), F.max_pool2d(x, **kw)
+    assert torch.equal(torch.isnan(got), torch.isnan(expected)) and torch.isnan(expected).any()
+    torch.testing.assert_close(got, expected, equal_nan=True)
+
+
 def test_maxpool2d_infinities():
     x = randn(1, 1, 4, 4)
     x[0, 0, 0, 0] = float("inf")
