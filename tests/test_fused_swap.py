@@ -220,3 +220,33 @@ def test_fused_pair_on_a_sycl_device_applies_the_activation_too():
     x = randn(1, 3, 10, 10).mul(3)
     with torch.no_grad():
         assert_layer_close(m(x), ref(x))
+
+
+def test_plain_eager_inference_skips_the_dispatcher_and_everything_else_uses_it(monkeypatch):
+    """Without grad, modes, tracing or the profiler a swapped conv calls its kernel directly
+    (the operator's dispatch costs as much as a small conv); otherwise the operator runs."""
+    import ai3.ops
+
+    ref = net("relu")
+    m = copy.deepcopy(ref)
+    ai3.swap_conv2d(m, "direct")
+    calls = []
+    orig = ai3.ops.conv2d
+    monkeypatch.setattr(ai3.ops, "conv2d", lambda *a, **k: calls.append(1) or orig(*a, **k))
+    x = randn(2, 3, 10, 10)
+    with torch.no_grad():
+        assert_layer_close(m(x), ref(x))
+    with torch.inference_mode():
+        assert_layer_close(m(x), ref(x))
+    assert calls == []
+    out = m(x)  # parameters require grad: the operator (and its autograd formula) runs
+    assert len(calls) == 2 and out.grad_fn is not None
+    with torch.no_grad(), torch.profiler.profile() as prof:
+        m(x)
+    assert len(calls) == 4
+    assert any("ai3::conv2d" in e.name for e in prof.events())
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode(allow_non_fake_inputs=True) as mode, torch.no_grad():
+        fake = m(mode.from_tensor(x))
+    assert len(calls) == 6 and tuple(fake.shape) == (2, 4)

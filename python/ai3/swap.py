@@ -79,8 +79,15 @@ class Conv2d(nn.Conv2d):
         x = input if batched else input.unsqueeze(0)
         if not torch.compiler.is_compiling():  # for resolved_algorithm; a compiled graph has no side effects
             self._ai3_last_shape = tuple(x.shape)
-        out = conv2d(x, self.weight, self.bias, list(self.stride), list(self._ai3_padding()), list(self.dilation),
-                     self.groups, self.padding_mode, self.algorithm, dev.key, activation)
+        if _plain_eager(x, self.weight, self.bias):
+            from .ops import _run_conv
+
+            out = _run_conv(x, self.weight, self.bias, list(self.stride), list(self._ai3_padding()),
+                            list(self.dilation), self.groups, self.padding_mode, self.algorithm, dev.core,
+                            activation)
+        else:
+            out = conv2d(x, self.weight, self.bias, list(self.stride), list(self._ai3_padding()),
+                         list(self.dilation), self.groups, self.padding_mode, self.algorithm, dev.key, activation)
         return out if batched else out.squeeze(0)
 
     def resolve_for(self, input_shape: Sequence[int]) -> str:
@@ -106,6 +113,27 @@ class Conv2d(nn.Conv2d):
         if resolved is not None and resolved != self.algorithm:
             algo += f" -> {resolved!r}"
         return f"{super().extra_repr()}, algorithm={algo}, device={self.ai3_device}"
+
+
+def _plain_eager(*tensors: Optional[torch.Tensor]) -> bool:
+    """Whether a swapped conv may call its kernel directly instead of through the
+    ``ai3::conv2d`` operator: plain CPU tensors, nothing to differentiate, and nobody
+    watching the dispatcher (torch.compile, jit or fx tracing, torch function or
+    dispatch modes such as FakeTensorMode, functorch transforms, the profiler). The
+    operator's dispatch costs ~20 us a call, as much as a small conv's whole kernel
+    (MobileNetV2's 52 convs at batch 1); everywhere else the operator runs."""
+    if (torch.compiler.is_compiling() or torch.jit.is_tracing() or torch._C._is_torch_function_mode_enabled()
+            or torch._C._len_torch_dispatch_stack() > 0 or torch.autograd._profiler_enabled()):
+        return False
+    grad = torch.is_grad_enabled()
+    for t in tensors:
+        if t is None:
+            continue
+        if type(t) not in (torch.Tensor, nn.Parameter) or t.device.type != "cpu" or (grad and t.requires_grad):
+            return False
+        if torch._C._functorch.is_functorch_wrapped_tensor(t):
+            return False
+    return True
 
 
 def _swappable_conv(m: nn.Module) -> bool:
