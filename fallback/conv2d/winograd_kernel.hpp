@@ -263,6 +263,100 @@ void output_segment(const WgPlan &pl, const T *__restrict mk, int64_t mstride, i
     }
 }
 
+// y = G x for one column x of three filter values (vectors of them). For the default
+// points the rows share their sums, as hand-written transforms do (about half the
+// operations of applying G's rows one by one); other point sets apply the rows.
+template <class T, int M> inline void apply_g(const VecT<T> (&x)[3], VecT<T> (&y)[M + 2]) {
+    using Mat = WinogradMatrices<M>;
+#if !defined(AI3_WINOGRAD_POINTS_HALF)
+    if constexpr (M == 4) { // rows (1/4,0,0) -(1,1,1)/6 -(1,-1,1)/6 (1/24,1/12,1/6) (1/24,-1/12,1/6) (0,0,1)
+        const VecT<T> s = x[0] + x[2], p = x[0] * T(1.0 / 24) + x[2] * T(1.0 / 6), q = x[1] * T(1.0 / 12);
+        y[0] = x[0] * T(0.25);
+        y[1] = (s + x[1]) * T(-1.0 / 6);
+        y[2] = (s - x[1]) * T(-1.0 / 6);
+        y[3] = p + q;
+        y[4] = p - q;
+        y[5] = x[2];
+        return;
+    }
+#endif
+    if constexpr (M == 2) { // rows (-1,0,0) (1,1,1)/2 (1,-1,1)/2 (0,0,1)
+        const VecT<T> s = (x[0] + x[2]) * T(0.5), h = x[1] * T(0.5);
+        y[0] = -x[0];
+        y[1] = s + h;
+        y[2] = s - h;
+        y[3] = x[2];
+        return;
+    }
+    AI3_WG_UNROLL for (int i = 0; i < M + 2; ++i) y[i] = apply_row<T>(Mat::G[i], x);
+}
+
+// Vectors of K elements of T (K = kKB: one per output channel of a panel) and the
+// integer masks GCC's __builtin_shuffle takes for them.
+template <class T, int K> struct KVec {
+    typedef T type __attribute__((vector_size(K * sizeof(T))));
+    typedef typename std::conditional<sizeof(T) == 4, int32_t, int64_t>::type I;
+    typedef I mask __attribute__((vector_size(K * sizeof(T))));
+};
+#if defined(__clang__)
+#define AI3_WG_SHUF(T, K, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define AI3_WG_SHUF(T, K, a, b, ...) __builtin_shuffle(a, b, typename KVec<T, K>::mask{__VA_ARGS__})
+#endif
+
+// The nine taps of K filters (rows[kk] + off: tap r at [r]) written tap-major,
+// tap[r * ld + kk]: K-wide loads of taps [t0, t0 + K), a KxK transpose in registers,
+// K-wide stores (a scalar gather was ~20 cycles per filter, most of the per-call
+// transform's cost), then the taps past the last whole block one by one.
+template <class T, int K> inline void transpose_taps(const T *const *rows, int64_t off, T *__restrict tap, int64_t ld) {
+    using V = typename KVec<T, K>::type;
+    int t0 = 0;
+    if constexpr (K == 4 || K == 8) {
+        for (; t0 + K <= 9; t0 += K) {
+            V r[K], o[K];
+            for (int kk = 0; kk < K; ++kk) std::memcpy(&r[kk], rows[kk] + off + t0, sizeof(V));
+            if constexpr (K == 8) {
+                const V a0 = AI3_WG_SHUF(T, 8, r[0], r[1], 0, 8, 1, 9, 4, 12, 5, 13);
+                const V a1 = AI3_WG_SHUF(T, 8, r[0], r[1], 2, 10, 3, 11, 6, 14, 7, 15);
+                const V a2 = AI3_WG_SHUF(T, 8, r[2], r[3], 0, 8, 1, 9, 4, 12, 5, 13);
+                const V a3 = AI3_WG_SHUF(T, 8, r[2], r[3], 2, 10, 3, 11, 6, 14, 7, 15);
+                const V a4 = AI3_WG_SHUF(T, 8, r[4], r[5], 0, 8, 1, 9, 4, 12, 5, 13);
+                const V a5 = AI3_WG_SHUF(T, 8, r[4], r[5], 2, 10, 3, 11, 6, 14, 7, 15);
+                const V a6 = AI3_WG_SHUF(T, 8, r[6], r[7], 0, 8, 1, 9, 4, 12, 5, 13);
+                const V a7 = AI3_WG_SHUF(T, 8, r[6], r[7], 2, 10, 3, 11, 6, 14, 7, 15);
+                const V b0 = AI3_WG_SHUF(T, 8, a0, a2, 0, 1, 8, 9, 4, 5, 12, 13);
+                const V b1 = AI3_WG_SHUF(T, 8, a0, a2, 2, 3, 10, 11, 6, 7, 14, 15);
+                const V b2 = AI3_WG_SHUF(T, 8, a1, a3, 0, 1, 8, 9, 4, 5, 12, 13);
+                const V b3 = AI3_WG_SHUF(T, 8, a1, a3, 2, 3, 10, 11, 6, 7, 14, 15);
+                const V b4 = AI3_WG_SHUF(T, 8, a4, a6, 0, 1, 8, 9, 4, 5, 12, 13);
+                const V b5 = AI3_WG_SHUF(T, 8, a4, a6, 2, 3, 10, 11, 6, 7, 14, 15);
+                const V b6 = AI3_WG_SHUF(T, 8, a5, a7, 0, 1, 8, 9, 4, 5, 12, 13);
+                const V b7 = AI3_WG_SHUF(T, 8, a5, a7, 2, 3, 10, 11, 6, 7, 14, 15);
+                o[0] = AI3_WG_SHUF(T, 8, b0, b4, 0, 1, 2, 3, 8, 9, 10, 11);
+                o[4] = AI3_WG_SHUF(T, 8, b0, b4, 4, 5, 6, 7, 12, 13, 14, 15);
+                o[1] = AI3_WG_SHUF(T, 8, b1, b5, 0, 1, 2, 3, 8, 9, 10, 11);
+                o[5] = AI3_WG_SHUF(T, 8, b1, b5, 4, 5, 6, 7, 12, 13, 14, 15);
+                o[2] = AI3_WG_SHUF(T, 8, b2, b6, 0, 1, 2, 3, 8, 9, 10, 11);
+                o[6] = AI3_WG_SHUF(T, 8, b2, b6, 4, 5, 6, 7, 12, 13, 14, 15);
+                o[3] = AI3_WG_SHUF(T, 8, b3, b7, 0, 1, 2, 3, 8, 9, 10, 11);
+                o[7] = AI3_WG_SHUF(T, 8, b3, b7, 4, 5, 6, 7, 12, 13, 14, 15);
+            } else {
+                const V a0 = AI3_WG_SHUF(T, 4, r[0], r[1], 0, 4, 1, 5);
+                const V a1 = AI3_WG_SHUF(T, 4, r[0], r[1], 2, 6, 3, 7);
+                const V a2 = AI3_WG_SHUF(T, 4, r[2], r[3], 0, 4, 1, 5);
+                const V a3 = AI3_WG_SHUF(T, 4, r[2], r[3], 2, 6, 3, 7);
+                o[0] = AI3_WG_SHUF(T, 4, a0, a2, 0, 1, 4, 5);
+                o[1] = AI3_WG_SHUF(T, 4, a0, a2, 2, 3, 6, 7);
+                o[2] = AI3_WG_SHUF(T, 4, a1, a3, 0, 1, 4, 5);
+                o[3] = AI3_WG_SHUF(T, 4, a1, a3, 2, 3, 6, 7);
+            }
+            for (int t = 0; t < K; ++t) std::memcpy(tap + (t0 + t) * ld, &o[t], sizeof(V));
+        }
+    }
+    for (int t = t0; t < 9; ++t)
+        for (int kk = 0; kk < K; ++kk) tap[t * ld + kk] = rows[kk][off + t];
+}
+
 // U of output channels [kc0, kc1) of group g (multiples of kKB; channels past kpg are
 // zero), transformed from the K x cpg x 3 x 3 weights into Uc[xi][panel][cpad][kKB]
 // (cpad = cpg rounded up to whole vectors of channels; the micro-kernel reads c < cpg).
@@ -284,13 +378,16 @@ void transform_chunk(const WgPlan &pl, const T *w, int64_t g, int64_t kc0, int64
             int nk = 0; // panel rows inside the group; the rest are zero
             for (int kk = 0; kk < kKB; ++kk)
                 if (k0 + kk < kpg) f[nk++] = w + ((g * kpg + k0 + kk) * cpg + c0) * 9;
-            // kk innermost: each (ci, r) writes kKB consecutive values
-            for (int64_t ci = 0; ci < cb; ++ci)
-                AI3_WG_UNROLL for (int r = 0; r < 9; ++r) {
-                    T *t = tap + r * ROW + ci * kKB;
-                    for (int kk = 0; kk < nk; ++kk) t[kk] = f[kk][ci * 9 + r];
-                    for (int kk = nk; kk < kKB; ++kk) t[kk] = T(0);
-                }
+            if (nk == kKB) {
+                for (int64_t ci = 0; ci < cb; ++ci) transpose_taps<T, kKB>(f, ci * 9, tap + ci * kKB, ROW);
+            } else { // the group's last, partial panel
+                for (int64_t ci = 0; ci < cb; ++ci)
+                    for (int r = 0; r < 9; ++r) {
+                        T *t = tap + r * ROW + ci * kKB;
+                        for (int kk = 0; kk < nk; ++kk) t[kk] = f[kk][ci * 9 + r];
+                        for (int kk = nk; kk < kKB; ++kk) t[kk] = T(0);
+                    }
+            }
             const int64_t nv = (cb * kKB + L - 1) / L;
             // The last vector's lanes past cb land in Uc's padding channels (c >= cpg),
             // which nothing reads; zeros there rather than whatever the scratch held.
@@ -298,13 +395,18 @@ void transform_chunk(const WgPlan &pl, const T *w, int64_t g, int64_t kc0, int64
             for (int64_t v = 0; v < nv; ++v) {
                 VecT<T> gg[3][3], t[A][3];
                 AI3_WG_UNROLL for (int r = 0; r < 9; ++r) gg[r / 3][r % 3] = vload(tap + r * ROW + v * L);
-                AI3_WG_UNROLL for (int i = 0; i < A; ++i) AI3_WG_UNROLL for (int s = 0; s < 3; ++s) {
+                AI3_WG_UNROLL for (int s = 0; s < 3; ++s) {
                     const VecT<T> col[3] = {gg[0][s], gg[1][s], gg[2][s]};
-                    t[i][s] = apply_row<T>(Mat::G[i], col);
+                    VecT<T> y[A];
+                    apply_g<T, M>(col, y);
+                    AI3_WG_UNROLL for (int i = 0; i < A; ++i) t[i][s] = y[i];
                 }
                 T *dst = Uc + (p * cpad + c0) * kKB + v * L;
-                AI3_WG_UNROLL for (int i = 0; i < A; ++i) AI3_WG_UNROLL for (int j = 0; j < A; ++j)
-                    vstore(dst + (i * A + j) * np * cpad * kKB, apply_row<T>(Mat::G[j], t[i]));
+                AI3_WG_UNROLL for (int i = 0; i < A; ++i) {
+                    VecT<T> y[A];
+                    apply_g<T, M>(t[i], y);
+                    AI3_WG_UNROLL for (int j = 0; j < A; ++j) vstore(dst + (i * A + j) * np * cpad * kKB, y[j]);
+                }
             }
         }
     }
