@@ -163,7 +163,7 @@ double conv2d_cost(const std::string &algorithm, const Conv2dParams &p, DType dt
         const double filters = g * kg * cg * blocks;
         const double u_time = winograd_caches_filters(p, int64_t(esize))
                                   ? filters * alpha2 * esize / c.bandwidth
-                                  : filters * (9 + alpha2) * esize / (2 * c.cache_bandwidth);
+                                  : filters * (9 + alpha2) * esize / (4 * c.cache_bandwidth);
         double kfill = tile_fill(kg, 8);
         return mults / (c.winograd_rate * kfill) + 2 * transformed / c.cache_bandwidth + u_time +
                out_bytes / c.bandwidth;
