@@ -118,10 +118,10 @@ class Conv2d(nn.Conv2d):
 def _plain_eager(*tensors: Optional[torch.Tensor]) -> bool:
     """Whether a swapped conv may call its kernel directly instead of through the
     ``ai3::conv2d`` operator: plain CPU tensors, nothing to differentiate, and nobody
-    watching the dispatcher (torch.compile, jit or fx tracing, torch function or
-    dispatch modes such as FakeTensorMode, functorch transforms, the profiler). The
-    operator's dispatch costs ~20 us a call, as much as a small conv's whole kernel
-    (MobileNetV2's 52 convs at batch 1); everywhere else the operator runs."""
+    watching the dispatcher (torch.compile, jit tracing, torch function or dispatch
+    modes such as FakeTensorMode, functorch transforms, the profiler). The operator's
+    dispatch costs ~14 us a call, as much as a small conv's whole kernel (MobileNetV2
+    has 52 of them); everywhere else the operator runs."""
     if (torch.compiler.is_compiling() or torch.jit.is_tracing() or torch._C._is_torch_function_mode_enabled()
             or torch._C._len_torch_dispatch_stack() > 0 or torch.autograd._profiler_enabled()):
         return False
