@@ -47,12 +47,7 @@ class PointwiseLayer final : public Layer {
         return kind_ == relu6 && algorithm() == "default" ? Activation::relu6 : Activation::none;
     }
     Kind kind() const { return kind_; }
-    // Elementwise: the same on any layout.
-    bool nhwc_capable(const std::vector<Shape> &, DType, const Device &) const override { return true; }
-    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
-                      DType dtype, const Device &dev) override {
-        forward_n(in, in_shapes, out, dtype, dev);
-    }
+    bool layout_free() const override { return true; }
 
   private:
     Kind kind_;

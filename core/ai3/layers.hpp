@@ -77,7 +77,9 @@ class Layer {
     // Per-layer layouts (ai3::Graph on the CPU): whether this layer reads and writes its
     // 4-D values NHWC for these inputs (forward_nhwc), and whether it is the kind of
     // layer that gains from it, which makes its region of the graph run NHWC.
-    virtual bool nhwc_capable(const std::vector<Shape> &, DType, const Device &) const { return false; }
+    // layout_free: elementwise on its only input, so forward_n serves any layout.
+    virtual bool layout_free() const { return false; }
+    virtual bool nhwc_capable(const std::vector<Shape> &, DType, const Device &) const { return layout_free(); }
     virtual bool nhwc_gains(const std::vector<Shape> &, DType, const Device &) const { return false; }
     // forward_n on NHWC values; shapes stay logical (N, C, H, W).
     virtual void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
@@ -292,12 +294,7 @@ class ReLULayer final : public Layer {
     Activation as_epilogue() const override {
         return algorithm() == "default" ? Activation::relu : Activation::none;
     }
-    // Elementwise: the same on any layout.
-    bool nhwc_capable(const std::vector<Shape> &, DType, const Device &) const override { return true; }
-    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
-                      DType dtype, const Device &dev) override {
-        forward_n(in, in_shapes, out, dtype, dev);
-    }
+    bool layout_free() const override { return true; }
 };
 
 class FlattenLayer final : public Layer {

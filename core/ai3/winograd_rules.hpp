@@ -22,6 +22,14 @@ inline int winograd_tile(const Conv2dParams &p) {
     return cost(2) < cost(4) ? 2 : 4;
 }
 
+// SIMD vectors of tiles per tile block: one coordinate's V[xi] (C/g x tiles) kept in
+// L2 (160 KiB), 4..16 vectors (U is read once per block, so wider blocks reuse it more;
+// measured: 3-vector blocks lost ~20% on 512-channel layers, 10-16 were alike).
+inline int64_t winograd_block_vectors(int64_t cpg, int64_t elem_bytes, int64_t lanes) {
+    constexpr int64_t kVxBytes = int64_t(160) << 10;
+    return std::max<int64_t>(4, std::min<int64_t>(16, kVxBytes / (std::max<int64_t>(1, cpg) * elem_bytes * lanes)));
+}
+
 // Whether the kernel keeps U (alpha^2 values per 3x3 filter: 4x the weights for F(4x4))
 // for its life, or transforms each output-channel chunk per call from the weights into
 // L2-sized scratch. Kept while it is tiny (1 MiB) or no bigger than the layer's input at

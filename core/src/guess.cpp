@@ -82,7 +82,6 @@ double gemm_efficiency(double m, double n, double k) {
     return std::max(0.03, tile_fill(m, 12) * fill(m, 48) * fill(n, 96) * (0.35 + 0.65 * fill(k, 192)));
 }
 
-
 } // namespace
 
 CostConstants cost_constants(DType dtype, Backend backend) {
@@ -154,11 +153,11 @@ double conv2d_cost(const std::string &algorithm, const Conv2dParams &p, DType dt
         const double tiles = double(p.N) * double((p.P + m - 1) / m) * double((p.Q + m - 1) / m);
         const double mults = 2.0 * g * kg * cg * alpha2 * tiles;
         const double transformed = (cg + kg) * g * tiles * alpha2 * esize; // V written+read, M written+read
-        // Tile blocks of the batch (winograd.cpp: 4..16 vectors of 64 bytes of tiles, one
-        // coordinate's C/g x tiles in 160 KiB): each reads U once, or transforms it anew
-        // when U is not cached (~(9 + alpha^2) values moved per filter, in cache).
+        // Tile blocks of the batch (AVX-512 vectors of tiles): each reads U once, or
+        // transforms it anew when U is not cached (~(9 + alpha^2) values moved per filter,
+        // in cache).
         const double lanes = 64.0 / esize;
-        const double vb = std::max(4.0, std::min(16.0, std::floor(160.0 * 1024 / (cg * esize * lanes))));
+        const double vb = double(winograd_block_vectors(int64_t(cg), int64_t(esize), int64_t(lanes)));
         const double blocks = std::ceil(std::ceil(tiles / lanes) / vb);
         const double filters = g * kg * cg * blocks;
         const double u_time = winograd_caches_filters(p, int64_t(esize))

@@ -69,9 +69,10 @@ Shape Layer::out_shape_n(const std::vector<Shape> &in) const {
     return out_shape(in[0]);
 }
 
-void Layer::forward_nhwc(const std::vector<const void *> &, const std::vector<Shape> &, void *, DType,
-                         const Device &) {
-    throw Unimplemented(str(op(), " has no NHWC kernel"));
+void Layer::forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
+                         DType dtype, const Device &dev) {
+    AI3_CHECK(layout_free(), Unimplemented, op(), " has no NHWC kernel");
+    forward_n(in, in_shapes, out, dtype, dev);
 }
 
 void Layer::forward_n(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
@@ -321,9 +322,7 @@ bool Conv2dLayer::nhwc_capable(const std::vector<Shape> &in, DType, const Device
 }
 
 bool Conv2dLayer::nhwc_gains(const std::vector<Shape> &in, DType dtype, const Device &dev) const {
-    if (!nhwc_capable(in, dtype, dev)) return false;
-    const Conv2dParams p = params_for(in[0]);
-    return p.groups == p.C && p.K == p.C;
+    return nhwc_capable(in, dtype, dev) && nhwc_algorithm(in[0]) == "direct"; // NHWC direct: depthwise only
 }
 
 void Conv2dLayer::forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
@@ -491,9 +490,8 @@ bool AdaptiveAvgPool2dLayer::nhwc_capable(const std::vector<Shape> &in, DType, c
 
 void AdaptiveAvgPool2dLayer::forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes,
                                           void *out, DType dtype, const Device &dev) {
-    const Shape &s = in_shapes[0];
-    AI3_CHECK(out_shape(s)[2] == 1 && out_shape(s)[3] == 1, Unimplemented,
-              "adaptiveavgpool2d runs NHWC to a 1x1 output only");
+    const Shape &s = in_shapes[0], os = out_shape(s);
+    AI3_CHECK(os[2] == 1 && os[3] == 1, Unimplemented, "adaptiveavgpool2d runs NHWC to a 1x1 output only");
     MeanParams p;
     p.outer = s[0];
     p.reduce = s[2] * s[3];

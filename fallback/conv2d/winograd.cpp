@@ -53,9 +53,10 @@ namespace ai3::fallback {
 
 namespace {
 
-constexpr int64_t kVxBytes = int64_t(160) << 10;    // one coordinate's V[xi] (C/g x tiles), kept in L2
 constexpr int64_t kMChunkBytes = int64_t(2) << 20;   // products of one output-channel chunk
-constexpr int64_t kUChunkBytes = int64_t(256) << 10;  // one chunk's U when transformed per call: in L2 beside V rows (1 MiB chunks measured 10-40% more overhead on 512-channel layers)
+// One chunk's U when transformed per call: in L2 beside the V rows the products read
+// (1 MiB chunks measured 10-40% more overhead on 512-channel layers).
+constexpr int64_t kUChunkBytes = int64_t(256) << 10;
 
 int choose_tile(const Conv2dParams &p) {
     // Test/benchmark hook: AI3_WINOGRAD_TILE=2 or 4 forces the tile size.
@@ -123,10 +124,7 @@ template <class T> detail::WgPlan make_plan(const Conv2dParams &p, Isa isa) {
     const int64_t L = pl.lanes, A2 = int64_t(pl.alpha) * pl.alpha, s = int64_t(sizeof(T));
     const int64_t cpg = std::max<int64_t>(1, pl.cpg);
     pl.nvec = std::max<int64_t>(1, (pl.N * pl.ntiles + L - 1) / L); // blocks run on across images
-    // vectors of tiles per block: one coordinate's V[xi] (C/g x tiles) in L2, 4..16 vectors
-    // (U is streamed once per block, so wider blocks reuse it more; measured: 3-vector
-    // blocks lost ~20% on 512-channel layers, 10-16 were alike)
-    const int64_t vb = std::max<int64_t>(4, std::min<int64_t>(16, kVxBytes / (cpg * s * L)));
+    const int64_t vb = winograd_block_vectors(cpg, s, L);
     pl.nblk = (pl.nvec + vb - 1) / vb;
     // Too few blocks for the threads: narrower ones (down to 4 vectors) before splitting
     // output channels, which would repeat the block's input transform (and hold its V)
@@ -205,7 +203,8 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
         }
         // Borrowed weights can change behind torch's version counter (writes through
         // .data), so their contents are fingerprinted too; owned ones cannot change.
-        const uint64_t fp = a.weight_owned || !pl_.cache_u ? 0 : fingerprint(a.weight, size_t(p.K * pl_.cpg * 9) * sizeof(T));
+        const uint64_t fp =
+            a.weight_owned || !pl_.cache_u ? 0 : fingerprint(a.weight, size_t(p.K * pl_.cpg * 9) * sizeof(T));
         if (pl_.cache_u &&
             (!have_u_ || a.weight != u_weight_ || a.weight_version != u_version_ || fp != u_fingerprint_)) {
             U_.assign(size_t(pl_.G * pl_.alpha * pl_.alpha * pl_.kpad * pl_.cpg), T(0));

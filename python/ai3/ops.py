@@ -156,7 +156,7 @@ def _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mo
     out = torch.empty(out_shape, dtype=input.dtype, device=input.device)
     # The CPU kernels apply the activation in their epilogue, while the output is in
     # registers; the device backends' kernels have no epilogue, so torch applies it there.
-    on_cpu = device == "cpu" or (isinstance(device, tuple) and device[0] == "cpu")
+    on_cpu = device == "cpu"  # ai3's core form of the CPU device (devices.from_key)
     layer.forward_with(x.data_ptr(), list(x.shape), w.data_ptr(), 0 if b is None else b.data_ptr(),
                        out.data_ptr(), dt, device, weight_version(weight), activation if on_cpu else "none")
     if not on_cpu and activation == "relu":

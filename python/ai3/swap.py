@@ -8,6 +8,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
+from torch.fx import _symbolic_trace as _fx_trace
+from torch.nn.modules import module as _torch_module
 
 from . import layers as L
 from ._convert import DTYPES, conv_padding, dtype_name, pair
@@ -148,16 +150,14 @@ def _hooked(m: nn.Module) -> bool:
 
 
 def _global_hooks() -> bool:
-    from torch.nn.modules import module as mm
-
+    mm = _torch_module
     return bool(mm._global_forward_hooks or mm._global_forward_pre_hooks or mm._global_backward_hooks
                 or mm._global_backward_pre_hooks)
 
 
-def _fx_symbolic_tracing() -> bool:
-    from torch.fx import _symbolic_trace as st
-
-    return getattr(st, "is_fx_symbolic_tracing", st.is_fx_tracing)()
+# fx's symbolic tracing only (is_fx_tracing also answers True under torch.export); older
+# torch has only the latter.
+_fx_symbolic_tracing = getattr(_fx_trace, "is_fx_symbolic_tracing", _fx_trace.is_fx_tracing)
 
 
 class Sequential(nn.Sequential):
