@@ -31,6 +31,15 @@ inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// x - x is 0 for finite x and NaN for NaN and +-inf (no <cmath> in device code).
+template <typename T> inline bool is_finite(T x) { return x - x == T(0); }
+// flags[i] = 1 from any number of work-items (a flag the host reads after the kernel).
+inline void raise_flag(int *flags, int i) {
+    sycl::atomic_ref<int, sycl::memory_order::relaxed, sycl::memory_scope::device,
+                     sycl::access::address_space::global_space>(flags[i])
+        .store(1);
+}
+
 // Parameters of one GEMM launch C[b] = A[b] * B[b] (+ bias per row), batched
 // over dimension 0 of the nd_range. Strides are in elements.
 struct GemmParams {

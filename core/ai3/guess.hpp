@@ -42,8 +42,22 @@ CostConstants calibrate(DType dtype, const Device &dev);
 // The concrete (non-meta) conv2d algorithms, in order of preference on ties.
 const std::vector<std::string> &conv2d_concrete_algorithms();
 
-// Whether `algorithm` can run this configuration at all (winograd: 3x3, stride 1, dilation 1).
-bool conv2d_applicable(const std::string &algorithm, const Conv2dParams &p);
+// Why `algorithm` cannot run this configuration at all (winograd: 3x3, stride 1,
+// dilation 1), or "" when it can. One rule for every backend's factory, the cost model
+// and swap_conv2d's check at swap time (which knows no input size: the rule reads only
+// the kernel, stride, dilation and groups).
+// Inline: backend modules (ai3._sycl, ai3._cuda) do not link the core library.
+inline std::string conv2d_refusal(const std::string &algorithm, const Conv2dParams &p) {
+    if (algorithm == "winograd" &&
+        !(p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1))
+        return str("winograd needs a 3x3 kernel with stride 1 and dilation 1; this conv2d has kernel ", p.R, "x", p.S,
+                   ", stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dil_h, ", ", p.dil_w,
+                   "). Use another algorithm for this layer");
+    return "";
+}
+inline bool conv2d_applicable(const std::string &algorithm, const Conv2dParams &p) {
+    return conv2d_refusal(algorithm, p).empty();
+}
 
 // Modelled time in seconds of `algorithm` on this layer.
 double conv2d_cost(const std::string &algorithm, const Conv2dParams &p, DType dtype, const CostConstants &c);

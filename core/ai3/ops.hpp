@@ -11,11 +11,25 @@ namespace ai3 {
 // of a second pass over it).
 enum class Activation : uint8_t { none = 0, relu = 1, relu6 = 2 };
 
-// The activation on one value (SIMD kernels write the same two clamps on their vectors).
-template <class T> inline T activate(Activation a, T v) {
-    if (a == Activation::none) return v;
-    v = v > T(0) ? v : T(0);
-    if (a == Activation::relu6) v = v < T(6) ? v : T(6);
+// The fused activations, one formula for scalars and for the kernels' SIMD vectors
+// (V: T or a GCC vector of T). torch's semantics: NaN passes through (relu(nan) = nan,
+// relu6(nan) = nan), so each clamp is written as a comparison that is false for NaN
+// and keeps the value. Always inlined: the SIMD kernels call these from code compiled
+// under an ISA's target pragma, where an out-of-line copy (built for the baseline ISA)
+// would pass the vectors through memory.
+#if defined(__GNUC__) || defined(__clang__)
+#define AI3_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define AI3_ALWAYS_INLINE inline
+#endif
+template <class T, class V = T> AI3_ALWAYS_INLINE V relu_of(V v) { return v < T(0) ? V{} : v; }
+template <class T, class V = T> AI3_ALWAYS_INLINE V relu6_of(V v) {
+    v = relu_of<T, V>(v);
+    return v > T(6) ? V{} + T(6) : v;
+}
+template <class T, class V = T> AI3_ALWAYS_INLINE V activate(Activation a, V v) {
+    if (a == Activation::relu) return relu_of<T, V>(v);
+    if (a == Activation::relu6) return relu6_of<T, V>(v);
     return v;
 }
 

@@ -18,12 +18,6 @@ const std::vector<std::string> &conv2d_concrete_algorithms() {
     return algos;
 }
 
-bool conv2d_applicable(const std::string &algorithm, const Conv2dParams &p) {
-    if (algorithm == "winograd")
-        return p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1;
-    return true;
-}
-
 // ---- constants ----------------------------------------------------------------------
 
 std::map<std::string, double> to_map(const CostConstants &c) {

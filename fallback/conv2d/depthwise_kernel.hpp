@@ -36,11 +36,8 @@ inline void dw_block(const T *x0, const int64_t *toff, int64_t taps, const T *w,
             acc[v] += xv * wk;
         }
     }
-    // the activation inline (not ai3::activate): vectors stay in this ISA's registers
     if (act != Activation::none)
-        for (int v = 0; v < NV; ++v) acc[v] = acc[v] > T(0) ? acc[v] : V{};
-    if (act == Activation::relu6)
-        for (int v = 0; v < NV; ++v) acc[v] = acc[v] < T(6) ? acc[v] : V{} + T(6);
+        for (int v = 0; v < NV; ++v) acc[v] = activate<T, V>(act, acc[v]);
     std::memcpy(vout, acc, sizeof(acc));
 }
 

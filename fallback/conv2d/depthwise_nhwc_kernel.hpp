@@ -40,11 +40,8 @@ inline void dwn_pixel(const Conv2dParams &p, const T *in_n, const T *wt, const T
             for (int b = 0; b < NB; ++b) acc[b] += dwn_load(ip + b * L) * dwn_load(wp + b * L);
         }
     }
-    // the activation inline: vectors stay in this ISA's registers
     if (p.act != Activation::none)
-        for (int b = 0; b < NB; ++b) acc[b] = acc[b] > T(0) ? acc[b] : V{};
-    if (p.act == Activation::relu6)
-        for (int b = 0; b < NB; ++b) acc[b] = acc[b] < T(6) ? acc[b] : V{} + T(6);
+        for (int b = 0; b < NB; ++b) acc[b] = activate<T, V>(p.act, acc[b]);
     std::memcpy(o + c0, acc, sizeof(acc));
 }
 

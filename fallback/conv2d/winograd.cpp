@@ -4,7 +4,7 @@
 //
 // Per output tile of m x m (alpha = m + 2 input rows/columns):
 //   U = G g G^T    per (output channel, input channel): computed once per (weight pointer,
-//                  weight_version) and cached in the kernel, packed for the micro-kernel as
+//                  weight_version) and cached in the kernel (immutable once published), packed for the micro-kernel as
 //                  [group][xi][K/g in panels of KB][C/g][KB] (xi = one of alpha^2 coordinates);
 //                  or, where that cache would outweigh the layer's activations
 //                  (cache_filters), transformed per call, one output-channel chunk at a
@@ -32,6 +32,7 @@
 #include "../gemm/gemm_isa.hpp"
 #include "../kernels.hpp"
 #include "ai3/errors.hpp"
+#include "ai3/guess.hpp"
 #include "ai3/parallel.hpp"
 #include "ai3/scratch.hpp"
 #include "ai3/winograd_rules.hpp"
@@ -39,10 +40,12 @@
 #include "winograd_transforms.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #define AI3_PER_ISA_HEADER "conv2d/winograd_kernel.hpp" // found through the fallback/ include path
@@ -186,6 +189,22 @@ template <class T, int M> void transform_filters(const detail::WgPlan &pl, const
     });
 }
 
+template <class T> bool all_finite(const T *x, int64_t n) {
+    bool ok = true;
+    for (int64_t i = 0; i < n; ++i) ok &= (x[i] - x[i]) == T(0); // NaN for NaN and +-inf
+    return ok;
+}
+
+// The cached transformed filters and what they were computed from. Immutable once
+// published: a call takes a reference under the kernel's lock and runs with it, so a
+// concurrent call that re-transforms (the weights changed) never touches one in use.
+template <class T> struct CachedU {
+    std::vector<T> U;
+    const T *weight = nullptr;
+    uint64_t version = 0, fingerprint = 0;
+    bool finite = true; // the weights held no NaN or infinity
+};
+
 template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
   public:
     WinogradKernel(const Conv2dParams &p, Isa isa) : p_(p), isa_(isa), pl_(make_plan<T>(p, isa)) {}
@@ -201,51 +220,78 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
                               detail::empty_conv_value(p, a.bias, k));
             return;
         }
-        // Borrowed weights can change behind torch's version counter (writes through
-        // .data), so their contents are fingerprinted too; owned ones cannot change.
-        const uint64_t fp =
-            a.weight_owned || !pl_.cache_u ? 0 : fingerprint(a.weight, size_t(p.K * pl_.cpg * 9) * sizeof(T));
-        if (pl_.cache_u &&
-            (!have_u_ || a.weight != u_weight_ || a.weight_version != u_version_ || fp != u_fingerprint_)) {
-            U_.assign(size_t(pl_.G * pl_.alpha * pl_.alpha * pl_.kpad * pl_.cpg), T(0));
-            if (pl_.m == 4)
-                transform_filters<T, 4>(pl_, a.weight, U_.data());
-            else
-                transform_filters<T, 2>(pl_, a.weight, U_.data());
-            u_weight_ = a.weight;
-            u_version_ = a.weight_version;
-            u_fingerprint_ = fp;
-            have_u_ = true;
-        }
-        const T *U = pl_.cache_u ? U_.data() : nullptr; // null: per chunk, from a.weight
+        std::shared_ptr<const CachedU<T>> cu = pl_.cache_u ? cached_filters(a) : nullptr;
+        if (cu && !cu->finite) return run_exact(a);
+        const T *U = cu ? cu->U.data() : nullptr; // null: per chunk, from a.weight
+        bool nonfinite = false;
         switch (isa_) {
 #if defined(AI3_PER_ISA_X86)
-        case Isa::Avx512: return detail::wg_avx512::run_all<T>(pl_, a, U);
-        case Isa::Avx2: return detail::wg_avx2::run_all<T>(pl_, a, U);
+        case Isa::Avx512: nonfinite = detail::wg_avx512::run_all<T>(pl_, a, U); break;
+        case Isa::Avx2: nonfinite = detail::wg_avx2::run_all<T>(pl_, a, U); break;
 #endif
-        default: return detail::wg_generic::run_all<T>(pl_, a, U);
+        default: nonfinite = detail::wg_generic::run_all<T>(pl_, a, U); break;
         }
+        if (nonfinite) run_exact(a);
     }
 
   private:
-    Conv2dParams p_;
-    Isa isa_;
-    detail::WgPlan pl_;
-    std::vector<T> U_;
-    const T *u_weight_ = nullptr;
-    uint64_t u_version_ = 0;
-    uint64_t u_fingerprint_ = 0;
-    bool have_u_ = false;
+    // The transformed filters for these weights: the cached ones, or new ones. Borrowed
+    // weights can change behind torch's version counter (writes through .data), so
+    // their contents are fingerprinted too; owned ones cannot change.
+    std::shared_ptr<const CachedU<T>> cached_filters(const Conv2d::Args<T> &a) {
+        const int64_t n = p_.K * pl_.cpg * 9;
+        const uint64_t fp = a.weight_owned ? 0 : fingerprint(a.weight, size_t(n) * sizeof(T));
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            if (u_ && u_->weight == a.weight && u_->version == a.weight_version && u_->fingerprint == fp) return u_;
+        }
+        // Transformed outside the lock (the transform is parallel); the last one wins.
+        auto cu = std::make_shared<CachedU<T>>();
+        cu->U.assign(size_t(pl_.G * pl_.alpha * pl_.alpha * pl_.kpad * pl_.cpg), T(0));
+        if (pl_.m == 4)
+            transform_filters<T, 4>(pl_, a.weight, cu->U.data());
+        else
+            transform_filters<T, 2>(pl_, a.weight, cu->U.data());
+        cu->weight = a.weight;
+        cu->version = a.weight_version;
+        cu->fingerprint = fp;
+        cu->finite = all_finite(a.weight, n);
+        std::lock_guard<std::mutex> lk(mu_);
+        u_ = cu;
+        return cu;
+    }
+
+    // The call computed as the convolution itself (direct), for inputs or weights with a
+    // NaN or an infinity, where torch's results follow from IEEE arithmetic on each tap;
+    // a fused pool then runs on the full output as torch's max pooling would.
+    void run_exact(const Conv2d::Args<T> &a) const {
+        Conv2dParams q = p_;
+        q.max_pool_2x2 = false;
+        if (!p_.max_pool_2x2) return conv2d_direct<T>(q, a);
+        std::vector<T> full(size_t(q.N * q.K * q.P * q.Q));
+        Conv2d::Args<T> b = a;
+        b.output = full.data();
+        conv2d_direct<T>(q, b);
+        Pool2dParams pp;
+        pp.N = q.N, pp.C = q.K, pp.H = q.P, pp.W = q.Q;
+        pp.kh = pp.kw = pp.stride_h = pp.stride_w = 2;
+        pp.P = q.P / 2, pp.Q = q.Q / 2;
+        maxpool2d_direct<T>(pp, {full.data(), a.output});
+    }
+
+    const Conv2dParams p_;
+    const Isa isa_;
+    const detail::WgPlan pl_;
+    std::mutex mu_;
+    std::shared_ptr<const CachedU<T>> u_;
 };
 
 } // namespace
 
 template <class T> KernelPtr<Conv2d, T> make_winograd(const Conv2dParams &p, const Device &) {
     detail::check_conv(p, /*fuses_pool=*/true);
-    if (!(p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1))
-        throw Unimplemented(str("winograd needs a 3x3 kernel with stride 1 and dilation 1; this conv2d has kernel ",
-                                p.R, "x", p.S, ", stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dil_h,
-                                ", ", p.dil_w, ")"));
+    const std::string why = conv2d_refusal("winograd", p);
+    if (!why.empty()) throw Unimplemented(why);
     return std::make_unique<WinogradKernel<T>>(p, pick_isa());
 }
 

@@ -117,7 +117,7 @@ template <class T> struct SegBufs {
 // V rows for one xi are `vstride` apart. Padding is read as zero on the fly.
 template <class T, int M>
 void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64_t ns, T *__restrict v,
-                   int64_t vstride, const SegBufs<T> &b) {
+                   int64_t vstride, const SegBufs<T> &b, VecT<T> &poison) {
     using Mat = WinogradMatrices<M>;
     constexpr int A = Mat::alpha;
     constexpr int L = kVBytes / int(sizeof(T));
@@ -139,6 +139,11 @@ void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64
         const T *row = in + h * pl.W + w0;
         for (int64_t x = 0; x < xlo; ++x) lin[x] = T(0);
         std::memcpy(lin + xlo, row + xlo, sizeof(T) * size_t(xhi - xlo));
+        { // x * 0 is 0 for finite x and NaN for NaN/inf: poison turns NaN on any non-finite input
+            int64_t x = xlo;
+            for (; x + L <= xhi; x += L) poison += vload(lin + x) * T(0);
+            for (; x < xhi; ++x) poison[0] += lin[x] * T(0);
+        }
         for (int64_t x = xhi; x < width; ++x) lin[x] = T(0);
         T *__restrict ph = b.ph;
         for (int64_t t = 0; t <= ns; ++t)
@@ -162,13 +167,8 @@ void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64
     }
 }
 
-// ai3::activate on this ISA's vectors (defined here, under the ISA's target pragma, so it
-// is compiled with the ISA's registers rather than passed through memory).
-template <class T> inline VecT<T> vact(Activation act, VecT<T> v) {
-    if (act == Activation::none) return v;
-    v = v > T(0) ? v : VecT<T>{};
-    return act == Activation::relu6 ? (v < T(6) ? v : VecT<T>{} + T(6)) : v;
-}
+// ai3::activate on this ISA's vectors.
+template <class T> inline VecT<T> vact(Activation act, VecT<T> v) { return activate<T, VecT<T>>(act, v); }
 
 // max(a, b) that keeps a NaN from either side, as torch's max pooling does.
 template <class T> inline VecT<T> vmax_nan(VecT<T> a, VecT<T> b) { return ((a > b) | (a != a)) ? a : b; }
@@ -365,7 +365,7 @@ template <class T, int K> inline void transpose_taps(const T *const *rows, int64
 // whole-vector arithmetic over (ci, kk), stored straight into Uc's layout.
 template <class T, int M>
 void transform_chunk(const WgPlan &pl, const T *w, int64_t g, int64_t kc0, int64_t kc1, T *__restrict Uc,
-                     T *__restrict tap) {
+                     T *__restrict tap, VecT<T> &poison) {
     using Mat = WinogradMatrices<M>;
     constexpr int A = M + 2;
     constexpr int L = kVBytes / int(sizeof(T)), CB = L, ROW = CB * kKB;
@@ -394,7 +394,10 @@ void transform_chunk(const WgPlan &pl, const T *w, int64_t g, int64_t kc0, int64
             for (int r = 0; r < 9; ++r) std::fill(tap + r * ROW + cb * kKB, tap + r * ROW + nv * L, T(0));
             for (int64_t v = 0; v < nv; ++v) {
                 VecT<T> gg[3][3], t[A][3];
-                AI3_WG_UNROLL for (int r = 0; r < 9; ++r) gg[r / 3][r % 3] = vload(tap + r * ROW + v * L);
+                AI3_WG_UNROLL for (int r = 0; r < 9; ++r) {
+                    gg[r / 3][r % 3] = vload(tap + r * ROW + v * L);
+                    poison += gg[r / 3][r % 3] * T(0); // a non-finite weight (see run_all)
+                }
                 AI3_WG_UNROLL for (int s = 0; s < 3; ++s) {
                     const VecT<T> col[3] = {gg[0][s], gg[1][s], gg[2][s]};
                     VecT<T> y[A];
@@ -418,7 +421,9 @@ void transform_chunk(const WgPlan &pl, const T *w, int64_t g, int64_t kc0, int64
 // of kKB). U, when cached, is packed [g][xi][kpad/kKB][cpg][kKB]; null U
 // means the filters are transformed per output-channel chunk into this worker's scratch.
 template <class T, int M>
-void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t g, int64_t t0, int64_t t1, int64_t k0,
+// Returns whether the input tiles (or, transformed per call, the weights) held a NaN or
+// an infinity (see run_all).
+bool run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t g, int64_t t0, int64_t t1, int64_t k0,
               int64_t k1, T *scr) {
     constexpr int A = M + 2, A2 = A * A;
     constexpr int L = kVBytes / int(sizeof(T));
@@ -440,12 +445,14 @@ void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t g,
     T *tap = Uc + align(A2 * pl.kch * pl.cpad);
 
     // input transform, segment by segment (a segment: part of one tile row of one image)
+    VecT<T> poison{};
     for (int64_t t = t0; t < t1;) {
         const int64_t n = t / pl.ntiles, tl = t % pl.ntiles, ty = tl / pl.tilesX, tx0 = tl % pl.tilesX;
         const int64_t ns = std::min(pl.tilesX - tx0, t1 - t);
         const T *in_g = a.input + (n * pl.C + g * cpg) * pl.H * pl.W;
         for (int64_t c = 0; c < cpg; ++c)
-            input_segment<T, M>(pl, in_g + c * pl.H * pl.W, ty, tx0, ns, V + c * ldvs + (t - t0), vstride, bufs);
+            input_segment<T, M>(pl, in_g + c * pl.H * pl.W, ty, tx0, ns, V + c * ldvs + (t - t0), vstride, bufs,
+                                poison);
         t += ns;
     }
     if (ldv > ncols) // padding tiles: zeros, not the transform's spill-over
@@ -455,7 +462,7 @@ void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t g,
     const int64_t plane = pl.pool ? (pl.P / 2) * (pl.Q / 2) : pl.P * pl.Q; // one output plane
     for (int64_t kc0 = k0; kc0 < k1; kc0 += kch) {
         const int64_t kc1 = std::min(k1, kc0 + kch);
-        if (!U) transform_chunk<T, M>(pl, a.weight, g, kc0, kc1, Uc, tap);
+        if (!U) transform_chunk<T, M>(pl, a.weight, g, kc0, kc1, Uc, tap, poison);
         const int64_t npc = (kc1 - kc0) / kKB;
         // batched products: for each xi, M[xi] (kc1-kc0 x tiles) = U[xi] (.. x cpg) V[xi] (cpg x tiles)
         for (int xi = 0; xi < A2; ++xi) {
@@ -493,15 +500,23 @@ void run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t g,
             }
         }
     }
+    bool bad = false;
+    for (int i = 0; i < L; ++i) bad |= poison[i] != T(0);
+    return bad;
 }
 
-// All work items of one call, over ai3's pool.
-template <class T> void run_all(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U) {
+// All work items of one call, over ai3's pool. Returns whether the input (or weights
+// transformed per call) held a NaN or an infinity: Winograd's transforms mix each input into many products with both signs,
+// so one infinity turns whole tiles to NaN where the convolution itself gives +-inf
+// (inf - inf). The caller then computes the call exactly (WinogradKernel::run).
+template <class T> bool run_all(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U) {
     const int64_t L = kVBytes / int64_t(sizeof(T));
     const int64_t nkb = pl.kpad / kKB;
     const int64_t items = pl.G * pl.nblk * pl.nks;
+    std::atomic<bool> nonfinite{false};
     parallel_for(items, 1, [&](int64_t b, int64_t e) {
         T *scr = scratch<T>(size_t(pl.scratch_elems), kScratchA);
+        bool bad = false;
         for (int64_t it = b; it < e; ++it) {
             const int64_t s = it % pl.nks, blk = (it / pl.nks) % pl.nblk, g = it / (pl.nks * pl.nblk);
             const int64_t v0 = pl.nvec * blk / pl.nblk, v1 = pl.nvec * (blk + 1) / pl.nblk;
@@ -509,11 +524,13 @@ template <class T> void run_all(const WgPlan &pl, const Conv2d::Args<T> &a, cons
             const int64_t k0 = nkb * s / pl.nks * kKB, k1 = nkb * (s + 1) / pl.nks * kKB;
             if (t0 >= t1 || k0 >= k1) continue;
             if (pl.m == 4)
-                run_item<T, 4>(pl, a, U, g, t0, t1, k0, k1, scr);
+                bad |= run_item<T, 4>(pl, a, U, g, t0, t1, k0, k1, scr);
             else
-                run_item<T, 2>(pl, a, U, g, t0, t1, k0, k1, scr);
+                bad |= run_item<T, 2>(pl, a, U, g, t0, t1, k0, k1, scr);
         }
+        if (bad) nonfinite.store(true, std::memory_order_relaxed);
     });
+    return nonfinite.load(std::memory_order_relaxed);
 }
 
 } // namespace ai3::fallback::detail::AI3_ISA_NS

@@ -49,7 +49,7 @@ def _new_layer(
 
 
 # Shared layers, for questions that need no per-weight state (resolve_for, tune keys).
-_borrowed_conv = functools.lru_cache(maxsize=None)(_new_layer)
+_borrowed_conv = functools.lru_cache(maxsize=1024)(_new_layer)
 
 
 # Layers that run a particular weight tensor, by id(weight). Kernels keep per-weight
@@ -283,8 +283,11 @@ def _conv2d_backward(ctx, grad):
     top, bottom, left, right = padding
     if ctx.activation != "none":  # back through the fused activation first, as torch's ReLU/ReLU6 do
         out = ctx.saved_tensors[2]
-        passes = (out > 0) if ctx.activation == "relu" else (out > 0) & (out < 6)
-        grad = grad * passes
+        # As torch's CPU kernels do: zero (not grad * 0) where the output was clamped. At a
+        # NaN output ReLU's threshold_backward passes the gradient (NaN <= 0 is false) and
+        # ReLU6's vectorised hardtanh_backward blocks it (its mask is 0 < x < 6).
+        clamped = (out <= 0) if ctx.activation == "relu" else ~((out > 0) & (out < 6))
+        grad = grad.masked_fill(clamped, 0)
     grad = grad.contiguous()
     pads = (left, right, top, bottom)
     mode = "constant" if padding_mode == "zeros" else padding_mode

@@ -6,6 +6,11 @@
 //   M[e][g][k][t] = sum_c U[e][g][k][c] V[e][g][c][t]
 //   y tile        = A^T M A (2x2) + bias
 // 16 multiplies per 4 outputs instead of 36: 2.25x fewer.
+//
+// The transforms mix each value into several products with both signs, so one infinity
+// turns whole tiles to NaN where the convolution gives +-inf. The filter and input
+// transforms raise flags[1] / flags[0] on a NaN or infinity; the host then computes the
+// call with 'direct' (src/conv2d.cpp), so results follow torch's.
 #pragma once
 #include "../gemm/gemm.hpp"
 
@@ -13,12 +18,15 @@ namespace ai3::sk {
 
 // dims (1, K, Cg padded): one filter per work-item.
 template <typename T>
-inline void winograd_filter(sycl::nd_item<3> it, const T *w, T *U, Conv2dParams p) {
+inline void winograd_filter(sycl::nd_item<3> it, const T *w, T *U, int *flags, Conv2dParams p) {
     const int64_t Kg = p.K / p.groups, Cg = p.C / p.groups;
     const int64_t k = int64_t(it.get_global_id(1)), c = int64_t(it.get_global_id(2));
     if (c >= Cg) return;
     const int64_t g = k / Kg, kk = k % Kg;
     const T *f = w + (k * Cg + c) * 9;
+    bool finite = true;
+    for (int i = 0; i < 9; ++i) finite &= is_finite(f[i]);
+    if (!finite) raise_flag(flags, 1);
     T t[4][3]; // G f
     for (int j = 0; j < 3; ++j) {
         T a = f[j], b = f[3 + j], d = f[6 + j];
@@ -41,7 +49,7 @@ inline void winograd_filter(sycl::nd_item<3> it, const T *w, T *U, Conv2dParams 
 
 // dims (C, 1, tiles padded): one 4x4 input tile of one channel per work-item.
 template <typename T>
-inline void winograd_input(sycl::nd_item<3> it, const T *x, T *V, WinogradParams wp) {
+inline void winograd_input(sycl::nd_item<3> it, const T *x, T *V, int *flags, WinogradParams wp) {
     const Conv2dParams &p = wp.conv;
     const int64_t Cg = p.C / p.groups;
     const int64_t ch = int64_t(it.get_global_id(0)), t = int64_t(it.get_global_id(2));
@@ -56,6 +64,10 @@ inline void winograd_input(sycl::nd_item<3> it, const T *x, T *V, WinogradParams
             const int64_t h = h0 + i, ww = w0 + j;
             d[i][j] = (h >= 0 && h < p.H && ww >= 0 && ww < p.W) ? xc[h * p.W + ww] : T(0);
         }
+    bool finite = true;
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) finite &= is_finite(d[i][j]);
+    if (!finite) raise_flag(flags, 0);
     T b[4][4]; // B^T d
     for (int j = 0; j < 4; ++j) {
         b[0][j] = d[0][j] - d[2][j];

@@ -1,6 +1,7 @@
 // Host side of the SYCL conv2d algorithms: one Kernel class per algorithm, all
 // sharing the staging of host pointers and the cached device copies of the
 // weights. The device code is in sycl/conv2d/<algorithm>.hpp.
+#include "ai3/guess.hpp"
 #include "kernels.hpp"
 #include "launch.hpp"
 
@@ -184,34 +185,39 @@ template <class T> struct ImplicitPrecomp final : ConvBase<T> {
 };
 
 template <class T> struct Winograd final : ConvBase<T> {
-    Scratch<T> u_, v_, m_;
+    Scratch<T> u_, v_, m_, exact_packed_;
+    Scratch<int> flags_; // [0]: the input held a NaN/inf this call; [1]: the weights of U do
     const T *u_weight = nullptr;
     uint64_t u_version = 0, u_fp = 0;
     bool have_u = false;
     sk::WinogradParams wp;
+    Direct<T> exact_; // runs a call whose input or weights are not all finite
 
     bool packs_weights() const override { return false; }
-    Winograd(const Conv2dParams &p, const Device &d) : ConvBase<T>(p, d, "running conv2d 'winograd'") {
-        AI3_CHECK(p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1,
-                  Unimplemented,
-                  "winograd needs a 3x3 kernel with stride 1 and dilation 1; this conv2d has kernel (", p.R, ", ",
-                  p.S, "), stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dil_h, ", ", p.dil_w,
-                  "). Use another algorithm for this layer");
+    Winograd(const Conv2dParams &p, const Device &d)
+        : ConvBase<T>(p, d, "running conv2d 'winograd'"), exact_(refused_or(p), d) {
         wp.conv = p;
         wp.tiles_h = sk::ceil_div(p.P, 2);
         wp.tiles_w = sk::ceil_div(p.Q, 2);
         wp.tiles = p.N * wp.tiles_h * wp.tiles_w;
+    }
+    static const Conv2dParams &refused_or(const Conv2dParams &p) {
+        const std::string why = conv2d_refusal("winograd", p);
+        if (!why.empty()) throw Unimplemented(why);
+        return p;
     }
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &a) override {
         const auto &p = this->p;
         const int64_t Kg = this->Kg(), Cg = this->Cg(), G = p.groups, T_ = wp.tiles;
         const std::size_t u_size = std::size_t(16 * G * this->MB() * TM * Cg);
         T *U = u_.get(this->qs, u_size);
+        int *flags = flags_.get(this->qs, 2);
         // The transformed filters follow the weights: same device copy, same version/contents.
         const uint64_t fp = a.weight_owned ? 0 : fingerprint(a.weight, std::size_t(p.K * Cg * 9) * sizeof(T));
         if (!have_u || a.weight != u_weight || a.weight_version != u_version || fp != u_fp) {
             if (!have_u) this->qs.q.memset(U, 0, u_size * sizeof(T)); // the packed blocks' padding rows
-            launch_winograd_filter<T>(this->qs, range3(1, p.K, Cg), w, U, p);
+            this->qs.q.memset(flags + 1, 0, sizeof(int));
+            launch_winograd_filter<T>(this->qs, range3(1, p.K, Cg), w, U, flags, p);
             u_weight = a.weight;
             u_version = a.weight_version;
             u_fp = fp;
@@ -219,7 +225,8 @@ template <class T> struct Winograd final : ConvBase<T> {
         }
         T *V = v_.get(this->qs, std::size_t(16 * p.C * T_ + sk::kGemmSlack));
         T *M = m_.get(this->qs, std::size_t(16 * p.K * T_));
-        launch_winograd_input<T>(this->qs, range3(p.C, 1, T_), x, V, wp);
+        this->qs.q.memset(flags, 0, sizeof(int));
+        launch_winograd_input<T>(this->qs, range3(p.C, 1, T_), x, V, flags, wp);
         sk::GemmParams g;
         g.M = Kg;
         g.N = T_;
@@ -237,6 +244,20 @@ template <class T> struct Winograd final : ConvBase<T> {
         launch_gemm<T>(this->qs, gemm_range(16 * G, g), static_cast<const T *>(U),
                        static_cast<const T *>(V), static_cast<const T *>(nullptr), M, g);
         launch_winograd_output<T>(this->qs, range3(p.K, 1, T_), static_cast<const T *>(M), b, y, wp);
+        int raised[2] = {0, 0};
+        this->qs.q.memcpy(raised, flags, sizeof(raised)).wait_and_throw();
+        if (raised[0] || raised[1]) run_exact(x, w, b, y, a);
+    }
+    // The call again as the convolution itself, over what winograd wrote.
+    void run_exact(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &a) {
+        const T *wk = w;
+        if (exact_.packs_weights()) {
+            T *pk = exact_packed_.get(this->qs, std::size_t(this->p.groups * this->packed_group()));
+            launch_pack_rows<T>(this->qs, range3(this->p.groups, this->MB(), this->Cg() * this->RS()), w, pk,
+                                this->Kg(), this->Cg() * this->RS());
+            wk = pk;
+        }
+        exact_.compute(x, wk, b, y, a);
     }
 };
 
