@@ -125,8 +125,22 @@ def input_for(c: Dict[str, Any], dtype: torch.dtype, n: Any = "cfg", seed: int =
     return randn(*shape, dtype=dtype, seed=seed)
 
 
+def _refused(algo: str):
+    def run(*_: Any) -> None:
+        raise ai3.UnsupportedError(f"{algo} was refused when swapping")
+    return run
+
+
 def swapped(ref: nn.Conv2d, algo: str, device: str) -> nn.Conv2d:
+    """``ref`` swapped to ``algo``; where ``algo`` may refuse it, checks that swap_conv2d
+    refuses at once (naming the algorithm, leaving the module as it was) and returns a
+    stand-in that raises as the swapped module would have."""
     m = copy.deepcopy(ref)
+    if conv_refuses(algo, ref):
+        with pytest.raises(ai3.UnsupportedError, match=algo):
+            ai3.swap_conv2d(m, algo, device=device)
+        assert type(m) is nn.Conv2d
+        return _refused(algo)  # type: ignore[return-value]
     ai3.swap_conv2d(m, algo, device=device)
     assert type(m) is ai3.Conv2d and m.algorithm == algo
     return m
@@ -162,7 +176,7 @@ def test_swap_conv2d_matches_torch(cfg, dtype, algo, device):
     with torch.no_grad():
         expected = ref(x)
     m = swapped(ref, algo, device)
-    with forbid_torch_ops(CONV_ATEN, require=["ai3::conv2d"]):
+    with forbid_torch_ops(CONV_ATEN, require=[] if conv_refuses(algo, ref) else ["ai3::conv2d"]):
         out = check(lambda: m(x), expected, algo, ref)
     assert out is None or out.dtype == dtype
 
@@ -239,6 +253,8 @@ def test_non_contiguous_inputs(cfg, dtype, algo, how, device):
     m = swapped(ref, algo, device)
     check(lambda: m(x), expected, algo, ref)
     check(lambda: layer_from(ref, algo)(x), expected, algo, ref)
+    if conv_refuses(algo, ref):
+        return  # nothing was swapped
     # non-contiguous weights too (channels_last; a transposed view where that is still contiguous)
     m = m.to(memory_format=torch.channels_last)
     if m.weight.is_contiguous():
@@ -329,10 +345,12 @@ def test_winograd_refuses_only_outside_its_shapes():
     for kw in (dict(kernel_size=5, padding=2), dict(kernel_size=3, stride=2), dict(kernel_size=3, dilation=2),
                dict(kernel_size=(3, 1)), dict(kernel_size=1)):
         ref = nn.Conv2d(4, 4, **kw)
-        m = swapped(ref, "winograd", "cpu")
-        with pytest.raises(ai3.UnsupportedError, match="winograd"):
-            with torch.no_grad():
-                m(x)
+        net = nn.Sequential(nn.ReLU(), copy.deepcopy(ref))
+        # Refused when swapped (naming the module and the algorithm), with nothing swapped...
+        with pytest.raises(ai3.UnsupportedError, match=r"conv2d 1 .*cannot run 'winograd'"):
+            ai3.swap_conv2d(net, "winograd")
+        assert type(net[1]) is nn.Conv2d
+        # ...and by the layer when it runs.
         with pytest.raises(ai3.UnsupportedError, match="winograd"):
             layer_from(ref, "winograd")(x)
     ref = nn.Conv2d(4, 8, 3, padding=1, groups=2, padding_mode="reflect")

@@ -24,11 +24,14 @@ class BatchNorm2dLayer final : public Layer {
     // weight/bias may be empty (affine=False).
     BatchNorm2dLayer(Tensor running_mean, Tensor running_var, std::optional<Tensor> weight,
                      std::optional<Tensor> bias, double eps, std::string algorithm);
+    // y = x * scale + shift per channel: the folded form params() returns, taken back.
+    BatchNorm2dLayer(Tensor scale, Tensor shift, std::string algorithm);
     const char *op() const override { return "batchnorm2d"; }
     Shape out_shape(const Shape &in) const override;
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     bool elementwise() const override { return true; }
     std::optional<DType> param_dtype() const override { return scale_.dtype(); }
+    NamedTensors params() const override { return {{"scale", scale_}, {"shift", shift_}}; }
 
   private:
     Tensor scale_, shift_;
@@ -186,6 +189,12 @@ class LayerNormLayer final : public Layer {
     std::optional<DType> param_dtype() const override {
         return weight_ || bias_ ? std::optional<DType>(dtype_) : std::nullopt;
     }
+    NamedTensors params() const override {
+        NamedTensors out;
+        if (weight_) out.emplace_back("weight", *weight_);
+        if (bias_) out.emplace_back("bias", *bias_);
+        return out;
+    }
 
   private:
     Shape nshape_;
@@ -207,6 +216,7 @@ class ConstantLayer final : public Layer {
     void forward_n(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out, DType dtype,
                    const Device &dev) override;
     std::optional<DType> param_dtype() const override { return value_.dtype(); }
+    NamedTensors params() const override { return {{"value", value_}}; }
     const Tensor &value() const { return value_; }
 
   private:
@@ -270,6 +280,13 @@ class Graph {
         times_.enable(on, layers_.size());
     }
     std::vector<double> layer_seconds() const { return times_.mean(); }
+    // Forget the plan (fusion, layouts, buffers) and every layer's kernels, after tuning
+    // changed what 'default' resolves to; the next forward plans again.
+    void clear_cache() {
+        std::lock_guard<std::mutex> lk(mu_);
+        planned_ = false;
+        for (auto &l : layers_) l->clear_cache();
+    }
     // The layout of every value in the current plan (after a forward; empty before).
     std::vector<Layout> value_layouts() const {
         std::lock_guard<std::mutex> lk(mu_);

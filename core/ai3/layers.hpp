@@ -34,6 +34,26 @@ inline std::string resolve_simple(const std::string &algo) {
 }
 } // namespace detail
 
+// A built kernel, held for one run: the shared_ptr keeps it alive if the layer's cache
+// evicts or clears it meanwhile, and the lock serialises runs of this one kernel, whose
+// state (device copies of the weights, packed panels, scratch) is rebuilt inside run().
+// Different kernels, and different layers, still run concurrently.
+template <class K> class KernelRef {
+  public:
+    KernelRef(std::shared_ptr<K> k, std::shared_ptr<std::mutex> mu)
+        : k_(std::move(k)), mu_(std::move(mu)), lk_(*mu_) {}
+    K *operator->() const { return k_.get(); }
+
+  private:
+    std::shared_ptr<K> k_;
+    std::shared_ptr<std::mutex> mu_; // before lk_: unlocked before it is released
+    std::unique_lock<std::mutex> lk_;
+};
+
+// Kernels kept per layer (least recently used evicted): a model fed many input shapes
+// must not grow without bound, and a kernel can hold a transformed copy of the weights.
+constexpr std::size_t kKernelsPerLayer = 8;
+
 class Layer {
   public:
     explicit Layer(std::string algorithm) : algorithm_(std::move(algorithm)) {}
@@ -52,6 +72,10 @@ class Layer {
     virtual bool is_view() const { return false; }
     // The dtype of owned parameters, if any (a Model's input must match it).
     virtual std::optional<DType> param_dtype() const { return std::nullopt; }
+    // The owned parameters by name (sharing storage), as the layer's constructor takes
+    // them back: what saving a Model writes.
+    using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+    virtual NamedTensors params() const { return {}; }
 
     // Graph nodes (ai3::Graph) may take several inputs (add, cat) or none (a constant).
     // The defaults describe a unary layer through the single-input functions above.
@@ -116,25 +140,68 @@ class Layer {
     };
     struct CacheEntry {
         std::shared_ptr<void> kernel;
+        std::shared_ptr<std::mutex> run_mu;
         std::string algorithm;
+        uint64_t last_use = 0;
     };
 
-    // Resolves (once per key) the algorithm and builds the kernel; returns it.
+    // Resolves (once per key) the algorithm and builds the kernel; returns it held for
+    // one run. The layer lock is released before the kernel's own lock is taken.
     template <class Op, class T, class Resolve>
-    Kernel<Op, T> &cached_kernel(const std::string &tag, const Shape &shape, const typename Op::Params &p,
-                                 const Device &dev, Resolve &&resolve) {
+    KernelRef<Kernel<Op, T>> cached_kernel(const std::string &tag, const Shape &shape, const typename Op::Params &p,
+                                           const Device &dev, Resolve &&resolve) {
         CacheKey key{tag, shape, int(dtype_of<T>::value), int(dev.backend), dev.index, dev.handle};
-        std::lock_guard<std::mutex> lk(mu_);
-        auto it = cache_.find(key);
-        if (it == cache_.end()) {
-            std::string algo = resolve();
-            auto factory = registry().get<Op, T>(algo, dev.backend);
-            std::shared_ptr<Kernel<Op, T>> k(factory(p, dev));
-            std::string ran = k->runs();
-            it = cache_.emplace(key, CacheEntry{std::static_pointer_cast<void>(k), ran.empty() ? algo : ran}).first;
+        std::shared_ptr<Kernel<Op, T>> kernel;
+        std::shared_ptr<std::mutex> run_mu;
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            auto it = cache_.find(key);
+            if (it == cache_.end()) {
+                std::string algo = resolve();
+                auto factory = registry().get<Op, T>(algo, dev.backend);
+                std::shared_ptr<Kernel<Op, T>> k(factory(p, dev));
+                std::string ran = k->runs();
+                if (cache_.size() >= kKernelsPerLayer) evict_oldest();
+                it = cache_
+                         .emplace(key, CacheEntry{std::static_pointer_cast<void>(k), std::make_shared<std::mutex>(),
+                                                  ran.empty() ? algo : ran})
+                         .first;
+            }
+            it->second.last_use = ++uses_;
+            if (tag.compare(0, std::strlen(op()), op()) == 0) resolved_ = it->second.algorithm;
+            kernel = std::static_pointer_cast<Kernel<Op, T>>(it->second.kernel);
+            run_mu = it->second.run_mu;
         }
-        if (tag.compare(0, std::strlen(op()), op()) == 0) resolved_ = it->second.algorithm;
-        return *static_cast<Kernel<Op, T> *>(it->second.kernel.get());
+        return KernelRef<Kernel<Op, T>>(std::move(kernel), std::move(run_mu));
+    }
+
+  public:
+    // The number of kernels this layer holds (for tests of the bound).
+    std::size_t cached_kernels() const {
+        std::lock_guard<std::mutex> lk(mu_);
+        return cache_.size();
+    }
+    // What the cached kernels resolved to: (tag, input shape, dtype, algorithm) per kernel
+    // on the CPU or any device; saving a Model keeps them.
+    struct Resolution {
+        std::string tag;
+        Shape shape;
+        DType dtype;
+        std::string algorithm;
+    };
+    std::vector<Resolution> resolutions() const {
+        std::lock_guard<std::mutex> lk(mu_);
+        std::vector<Resolution> out;
+        for (auto &[k, e] : cache_) out.push_back({k.tag, k.shape, DType(k.dtype), e.algorithm});
+        return out;
+    }
+
+  protected:
+    void evict_oldest() {
+        auto oldest = cache_.begin();
+        for (auto it = cache_.begin(); it != cache_.end(); ++it)
+            if (it->second.last_use < oldest->second.last_use) oldest = it;
+        cache_.erase(oldest);
     }
 
     // One input, one output of as many elements, a single kernel (relu, flatten, reshape).
@@ -144,7 +211,7 @@ class Layer {
         detail::with_dtype(dtype, [&](auto t) {
             using T = decltype(t);
             cached_kernel<Op, T>(op(), in_shape, p, dev, [&] { return detail::resolve_simple(algorithm_); })
-                .run({static_cast<const T *>(in), static_cast<T *>(out)});
+                ->run({static_cast<const T *>(in), static_cast<T *>(out)});
         });
     }
 
@@ -152,6 +219,7 @@ class Layer {
     mutable std::mutex mu_;
     std::string resolved_;
     std::map<CacheKey, CacheEntry> cache_;
+    uint64_t uses_ = 0;
 };
 
 // ---- conv2d -------------------------------------------------------------------
@@ -195,6 +263,12 @@ class Conv2dLayer final : public Layer {
     // CPU, when this layer runs winograd (the kernel that implements the fused pool).
     bool can_fuse_max_pool(const Layer &next, const Shape &in, DType dtype, const Device &dev) const;
     std::optional<DType> param_dtype() const override;
+    NamedTensors params() const override {
+        NamedTensors out;
+        if (weight_) out.emplace_back("weight", *weight_);
+        if (bias_) out.emplace_back("bias", *bias_);
+        return out;
+    }
     std::string resolve_for(const Shape &in, DType dtype, const Device &dev) const override;
     // The key ai3.tune stores this layer's measured winner under, for this input.
     std::string tune_key(const Shape &in, DType dtype, const Device &dev) const;
@@ -237,6 +311,11 @@ class LinearLayer final : public Layer {
     Shape out_shape(const Shape &in) const override;
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     std::optional<DType> param_dtype() const override { return weight_.dtype(); }
+    NamedTensors params() const override {
+        NamedTensors out{{"weight", weight_}};
+        if (bias_) out.emplace_back("bias", *bias_);
+        return out;
+    }
 
   private:
     Tensor weight_;

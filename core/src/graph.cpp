@@ -34,6 +34,13 @@ Tensor in_dtype(const Tensor &t, DType d) {
 
 // ---- batchnorm2d -------------------------------------------------------------------
 
+BatchNorm2dLayer::BatchNorm2dLayer(Tensor scale, Tensor shift, std::string algorithm)
+    : Layer(std::move(algorithm)), scale_(std::move(scale)), shift_(std::move(shift)) {
+    AI3_CHECK(scale_.shape().size() == 1 && shift_.shape() == scale_.shape() && shift_.dtype() == scale_.dtype(),
+              ValueError, "batchnorm2d scale and shift must be 1-D of one shape and dtype, got ",
+              shape_str(scale_.shape()), " and ", shape_str(shift_.shape()));
+}
+
 BatchNorm2dLayer::BatchNorm2dLayer(Tensor mean, Tensor var, std::optional<Tensor> weight, std::optional<Tensor> bias,
                                    double eps, std::string algorithm)
     : Layer(std::move(algorithm)) {
@@ -81,7 +88,7 @@ void BatchNorm2dLayer::forward(const void *in, const Shape &in_shape, void *out,
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
         cached_kernel<BatchNorm2d, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in), scale_.data_as<T>(), shift_.data_as<T>(), static_cast<T *>(out)});
+            ->run({static_cast<const T *>(in), scale_.data_as<T>(), shift_.data_as<T>(), static_cast<T *>(out)});
     });
 }
 
@@ -109,15 +116,15 @@ void PointwiseLayer::forward(const void *in, const Shape &in_shape, void *out, D
         auto res = [&] { return resolve_simple(algorithm_); };
         ElementwiseParams p{n};
         switch (kind_) {
-        case relu6: cached_kernel<ReLU6, T>(op(), in_shape, p, dev, res).run(a); break;
-        case hardswish: cached_kernel<Hardswish, T>(op(), in_shape, p, dev, res).run(a); break;
-        case hardsigmoid: cached_kernel<Hardsigmoid, T>(op(), in_shape, p, dev, res).run(a); break;
-        case silu: cached_kernel<SiLU, T>(op(), in_shape, p, dev, res).run(a); break;
-        case sigmoid: cached_kernel<Sigmoid, T>(op(), in_shape, p, dev, res).run(a); break;
+        case relu6: cached_kernel<ReLU6, T>(op(), in_shape, p, dev, res)->run(a); break;
+        case hardswish: cached_kernel<Hardswish, T>(op(), in_shape, p, dev, res)->run(a); break;
+        case hardsigmoid: cached_kernel<Hardsigmoid, T>(op(), in_shape, p, dev, res)->run(a); break;
+        case silu: cached_kernel<SiLU, T>(op(), in_shape, p, dev, res)->run(a); break;
+        case sigmoid: cached_kernel<Sigmoid, T>(op(), in_shape, p, dev, res)->run(a); break;
         case gelu:
         case gelu_tanh: {
             GeluParams g{n, kind_ == gelu_tanh};
-            cached_kernel<Gelu, T>(op(), in_shape, g, dev, res).run(a);
+            cached_kernel<Gelu, T>(op(), in_shape, g, dev, res)->run(a);
             break;
         }
         }
@@ -178,9 +185,9 @@ void BinaryLayer::forward_n(const std::vector<const void *> &in, const std::vect
         key.push_back(-1);
         key.insert(key.end(), in_shapes[1].begin(), in_shapes[1].end());
         if (kind_ == add)
-            cached_kernel<Add, T>(op(), key, p, dev, res).run(a);
+            cached_kernel<Add, T>(op(), key, p, dev, res)->run(a);
         else
-            cached_kernel<Mul, T>(op(), key, p, dev, res).run(a);
+            cached_kernel<Mul, T>(op(), key, p, dev, res)->run(a);
     });
 }
 
@@ -240,7 +247,7 @@ void CatLayer::forward_n(const std::vector<const void *> &in, const std::vector<
         std::vector<const T *> ptrs(in.size());
         for (std::size_t i = 0; i < in.size(); ++i) ptrs[i] = static_cast<const T *>(in[i]);
         cached_kernel<Cat, T>(op(), key, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({ptrs.data(), static_cast<T *>(out)});
+            ->run({ptrs.data(), static_cast<T *>(out)});
     });
 }
 
@@ -276,7 +283,7 @@ void SplitLayer::forward(const void *in, const Shape &in_shape, void *out, DType
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
         cached_kernel<Split, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in), static_cast<T *>(out)});
+            ->run({static_cast<const T *>(in), static_cast<T *>(out)});
     });
 }
 
@@ -329,7 +336,7 @@ void PermuteLayer::forward(const void *in, const Shape &in_shape, void *out, DTy
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
         cached_kernel<Permute, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in), static_cast<T *>(out)});
+            ->run({static_cast<const T *>(in), static_cast<T *>(out)});
     });
 }
 
@@ -422,7 +429,7 @@ void MeanLayer::forward(const void *in, const Shape &in_shape, void *out, DType 
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
         cached_kernel<Mean, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in), static_cast<T *>(out)});
+            ->run({static_cast<const T *>(in), static_cast<T *>(out)});
     });
 }
 
@@ -474,7 +481,7 @@ void LayerNormLayer::forward(const void *in, const Shape &in_shape, void *out, D
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
         cached_kernel<LayerNorm, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in), weight_ ? weight_->data_as<T>() : nullptr,
+            ->run({static_cast<const T *>(in), weight_ ? weight_->data_as<T>() : nullptr,
                   bias_ ? bias_->data_as<T>() : nullptr, static_cast<T *>(out)});
     });
 }

@@ -258,13 +258,13 @@ void Conv2dLayer::run(const T *in, const Shape &in_shape, const T *w, const T *b
             padded = scratch<T>(count, kScratchLayer);
         }
         cached_kernel<Pad2d, T>("pad2d", in_shape, pp, dev, [] { return std::string("direct"); })
-            .run({in, padded});
+            ->run({in, padded});
         in = padded;
     }
-    auto &k = cached_kernel<Conv2d, T>(tag, in_shape, p, dev, [&] {
+    auto k = cached_kernel<Conv2d, T>(tag, in_shape, p, dev, [&] {
         return layout == Layout::nhwc ? nhwc_algorithm(in_shape) : registry_name_for(in_shape, dtype_of<T>::value, dev);
     });
-    k.run({in, w, has_bias_ ? b : nullptr, out, weight_version, /*weight_owned=*/weight_.has_value()});
+    k->run({in, w, has_bias_ ? b : nullptr, out, weight_version, /*weight_owned=*/weight_.has_value()});
 }
 
 void Conv2dLayer::forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
@@ -370,13 +370,15 @@ void LinearLayer::forward(const void *in, const Shape &in_shape, void *out, DTyp
     LinearParams p;
     p.K = weight_.shape()[1];
     p.N = weight_.shape()[0];
-    p.M = numel(in_shape) / std::max<int64_t>(1, p.K);
+    // Rows from the leading dims, not numel / K: with in_features = 0 the input is empty
+    // but the output (the bias, broadcast) is not.
+    p.M = numel(Shape(in_shape.begin(), in_shape.end() - 1));
     p.has_bias = bias_.has_value();
     if (p.M == 0) return;
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
-        auto &k = cached_kernel<Linear, T>("linear", in_shape, p, dev, [&] { return resolve_simple(algorithm_); });
-        k.run({static_cast<const T *>(in), weight_.data_as<T>(), bias_ ? bias_->data_as<T>() : nullptr,
+        auto k = cached_kernel<Linear, T>("linear", in_shape, p, dev, [&] { return resolve_simple(algorithm_); });
+        k->run({static_cast<const T *>(in), weight_.data_as<T>(), bias_ ? bias_->data_as<T>() : nullptr,
                static_cast<T *>(out)});
     });
 }
@@ -406,9 +408,9 @@ Pool2dLayer::Pool2dLayer(Kind kind, Pool2dConfig cfg, std::string algorithm)
     AI3_CHECK(cfg_.pad_h * 2 <= cfg_.kh && cfg_.pad_w * 2 <= cfg_.kw, ValueError, name,
               " padding should be at most half of the kernel size, got kernel (", cfg_.kh, ", ", cfg_.kw,
               ") and padding (", cfg_.pad_h, ", ", cfg_.pad_w, ")");
-    AI3_CHECK(cfg_.divisor_override >= 0, ValueError, name, " divisor_override must be positive");
+    // divisor_override: 0 means none; any other value divides, negative ones too (as in torch).
     for (int64_t v : {cfg_.kh, cfg_.kw, cfg_.stride_h, cfg_.stride_w, cfg_.pad_h, cfg_.pad_w, cfg_.dil_h, cfg_.dil_w,
-                      cfg_.divisor_override})
+                      cfg_.divisor_override < 0 ? -cfg_.divisor_override : cfg_.divisor_override})
         check_param(name, "kernel_size/stride/padding/dilation/divisor", v);
 }
 
@@ -446,9 +448,9 @@ void Pool2dLayer::forward(const void *in, const Shape &in_shape, void *out, DTyp
         UnaryArgs<T> a{static_cast<const T *>(in), static_cast<T *>(out)};
         auto resolve = [&] { return resolve_simple(algorithm_); };
         if (kind_ == max)
-            cached_kernel<MaxPool2d, T>(op(), in_shape, p, dev, resolve).run(a);
+            cached_kernel<MaxPool2d, T>(op(), in_shape, p, dev, resolve)->run(a);
         else
-            cached_kernel<AvgPool2d, T>(op(), in_shape, p, dev, resolve).run(a);
+            cached_kernel<AvgPool2d, T>(op(), in_shape, p, dev, resolve)->run(a);
     });
 }
 
@@ -477,7 +479,7 @@ void AdaptiveAvgPool2dLayer::forward(const void *in, const Shape &in_shape, void
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
         cached_kernel<AdaptiveAvgPool2d, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in), static_cast<T *>(out)});
+            ->run({static_cast<const T *>(in), static_cast<T *>(out)});
     });
 }
 
@@ -500,7 +502,7 @@ void AdaptiveAvgPool2dLayer::forward_nhwc(const std::vector<const void *> &in, c
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
         cached_kernel<Mean, T>("adaptiveavgpool2d/nhwc", s, p, dev, [&] { return resolve_simple(algorithm_); })
-            .run({static_cast<const T *>(in[0]), static_cast<T *>(out)});
+            ->run({static_cast<const T *>(in[0]), static_cast<T *>(out)});
     });
 }
 

@@ -15,10 +15,13 @@ std::map<std::string, std::string> &table() {
 
 } // namespace
 
+// What decides an algorithm's speed on a layer, and nothing else: not the bias (a
+// BatchNorm folded at swap_backend time adds one to a bias-free conv, and the winner
+// measured before must still apply) nor the fused epilogue.
 std::string conv2d_tune_key(const Conv2dParams &p, DType dtype, Backend backend, int threads) {
     return str("conv2d|in=", p.N, "x", p.C, "x", p.H, "x", p.W, "|w=", p.K, "x", p.C / p.groups, "x", p.R, "x", p.S,
                "|out=", p.P, "x", p.Q, "|s=", p.stride_h, ",", p.stride_w, "|p=", p.pad_h, ",", p.pad_w, "|d=",
-               p.dil_h, ",", p.dil_w, "|g=", p.groups, "|b=", int(p.has_bias), "|", dtype_name(dtype), "|",
+               p.dil_h, ",", p.dil_w, "|g=", p.groups, "|", dtype_name(dtype), "|",
                backend_name(backend), "|t=", threads);
 }
 

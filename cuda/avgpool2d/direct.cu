@@ -26,7 +26,7 @@ template <class T> __global__ void avgpool2d_kernel(Pool2dParams p, const T *__r
         T sum = T(0);
         for (int64_t h = h0; h < h1; ++h)
             for (int64_t w = w0; w < w1; ++w) sum += x[h * p.W + w];
-        const int64_t div = p.divisor_override > 0 ? p.divisor_override
+        const int64_t div = p.divisor_override != 0 ? p.divisor_override
                             : p.count_include_pad ? pool_size
                                                   : (h1 - h0) * (w1 - w0);
         out[i] = sum / T(div);

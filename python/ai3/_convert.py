@@ -54,7 +54,8 @@ def pair(v: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
 def conv_padding(
     padding: Union[str, int, Sequence[int]], kernel: Tuple[int, int], dilation: Tuple[int, int], stride: Tuple[int, int]
 ) -> Tuple[int, int, int, int]:
-    """Resolve nn.Conv2d padding (int, pair, 'same', 'valid') to (top, bottom, left, right)."""
+    """Resolve nn.Conv2d padding (int, pair, 'same', 'valid', or ai3's own
+    (top, bottom, left, right)) to (top, bottom, left, right)."""
     if isinstance(padding, str):
         if padding == "valid":
             return 0, 0, 0, 0
@@ -67,6 +68,10 @@ def conv_padding(
                 out += [total // 2, total - total // 2]
             return out[0], out[1], out[2], out[3]
         raise InvalidInputError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    if isinstance(padding, (tuple, list)) and len(padding) == 4:
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in padding):
+            raise InvalidInputError(f"padding (top, bottom, left, right) must be non-negative ints, got {padding!r}")
+        return tuple(padding)  # type: ignore[return-value]
     ph, pw = pair(padding, "padding")
     if ph < 0 or pw < 0:
         raise InvalidInputError(f"padding must be non-negative, got {padding!r}")

@@ -214,6 +214,15 @@ class GraphBuilder:
                 result = self.fallback(node)
             self.env[node] = result
 
+    def no_indices(self, node: torch.fx.Node) -> Any:
+        """A max pool asked for its indices: torch's int64 indices are not an ai3 value
+        (ai3 values are float32/float64), and a graph node has one output, so not even
+        unsupported='torch' can run it: say so rather than list MaxPool2d as supported."""
+        raise UnsupportedError(
+            f"swap_backend cannot run {_where(node, self.gm)} with return_indices=True: ai3's max pool returns "
+            "no indices (they are int64; ai3 values are float32/float64, one per node). Use return_indices=False, "
+            "or ai3.swap_conv2d, which leaves pooling to torch")
+
     def fallback(self, node: torch.fx.Node) -> Value:
         where = _where(node, self.gm)
         if self.unsupported != "torch":
@@ -239,16 +248,10 @@ class GraphBuilder:
             # A CUDA network's module too: CallbackLayer hands torch host copies of device data.
             target: Any = copy.deepcopy(self.gm.get_submodule(node.target)).to("cpu", DTYPES[self.dtype]).eval()
         elif node.op == "call_method":
-            method = node.target  # not `name`: that is reassigned below, after this closure is made
-            target = lambda self_, *a, **k: getattr(self_, method)(*a, **k)  # noqa: E731
+            target = _MethodCall(str(node.target))
         else:
             target = node.target
-
-        def fn(*xs: torch.Tensor) -> Any:
-            def fill(x: Any) -> Any:
-                return xs[x.i] if isinstance(x, _Slot) else x
-            a, k = torch.fx.node.map_aggregate((args, kwargs), fill)
-            return target(*a, **k)
+        fn = _TorchCall(target, args, kwargs)
 
         if self.shapes.get(0) is not None and not hasattr(node.meta.get("tensor_meta"), "shape"):
             raise UnsupportedError(f"swap_backend can run {where} through torch only if it returns one tensor")
@@ -298,7 +301,7 @@ class GraphBuilder:
             return self.unary("linear", m, lambda algo: L.Linear.from_torch(m, algo, dtype=dt), x, node)
         if t is nn.MaxPool2d:
             if m.return_indices:
-                return NotImplemented
+                return self.no_indices(node)
             return self.unary("maxpool2d", m, lambda algo: L.MaxPool2D.from_torch(m, algo), x, node)
         if t is nn.AvgPool2d:
             return self.unary("avgpool2d", m, lambda algo: L.AvgPool2D.from_torch(m, algo), x, node)
@@ -405,7 +408,7 @@ class GraphBuilder:
             return self.mean(node, a[0], _arg(a, k, 1, "dim", None), _arg(a, k, 2, "keepdim", False), k)
         if f in (F.max_pool2d, torch.max_pool2d):
             if _arg(a, k, 6, "return_indices", False):
-                return NotImplemented
+                return self.no_indices(node)
             c = self.concrete
             mod = nn.MaxPool2d(c(_arg(a, k, 1, "kernel_size", None), node), c(_arg(a, k, 2, "stride", None), node),
                                c(_arg(a, k, 3, "padding", 0), node), c(_arg(a, k, 4, "dilation", 1), node),
@@ -612,6 +615,31 @@ class _Slot:
 
     def __init__(self, i: int) -> None:
         self.i = i
+
+
+class _MethodCall:
+    """``x.<name>(*args)``: a call_method node's target (a class, so a saved Model pickles it)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, self_: Any, *a: Any, **k: Any) -> Any:
+        return getattr(self_, self.name)(*a, **k)
+
+
+class _TorchCall:
+    """A node torch runs inside an ai3 graph: ``target(*args, **kwargs)`` with the node's
+    runtime tensors put where the ``_Slot``s are. A class rather than a closure so that
+    saving the Model pickles it (target: a module copy, a method name or a torch function)."""
+
+    def __init__(self, target: Any, args: Any, kwargs: Any) -> None:
+        self.target, self.args, self.kwargs = target, args, kwargs
+
+    def __call__(self, *xs: torch.Tensor) -> Any:
+        def fill(x: Any) -> Any:
+            return xs[x.i] if isinstance(x, _Slot) else x
+        a, k = torch.fx.node.map_aggregate((self.args, self.kwargs), fill)
+        return self.target(*a, **k)
 
 
 def _conv_layer(spec: Spec, algo: str, dtype: str) -> L.Conv2D:

@@ -8,7 +8,9 @@ does the latter for a whole network.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Optional, Sequence, Tuple, Union
+from typing import Any, ClassVar, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -73,6 +75,40 @@ class Layer:
     def _extra_repr(self) -> str:
         return ""
 
+    # ---- saving (pickle, copy.deepcopy, torch.save) --------------------------------
+
+    def _hyper(self) -> Dict[str, Any]:
+        """The constructor's keyword arguments other than parameters and ``algorithm``."""
+        return {}
+
+    def state(self) -> Dict[str, Any]:
+        """Everything needed to rebuild this layer, as plain Python values and torch
+        tensors (``torch.load(..., weights_only=True)`` reads it back): ``type``, the
+        ``algorithm`` asked for, ``dtype``, ``params`` (copies of the owned parameters)
+        and ``hyper`` (the other constructor arguments)."""
+        params = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in self._core.params()}
+        return {"type": type(self).__name__, "algorithm": self.algorithm, "dtype": self._dtype,
+                "params": params, "hyper": self._hyper()}
+
+    @classmethod
+    def _rebuild(cls, state: Dict[str, Any]) -> "Layer":
+        kw = dict(state["hyper"])
+        kw.update(state["params"])
+        if state["dtype"] is not None:
+            kw["dtype"] = state["dtype"]
+        return cls(algorithm=state["algorithm"], **kw)
+
+    @staticmethod
+    def from_state(state: Dict[str, Any]) -> "Layer":
+        """The layer :meth:`state` describes."""
+        cls = _LAYER_TYPES.get(state.get("type")) if isinstance(state, dict) else None
+        if cls is None:
+            raise InvalidInputError(f"not an ai3 layer state (unknown type {getattr(state, 'get', dict)('type')!r})")
+        return cls._rebuild(state)
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        return _layer_from_state, (self.state(),)
+
     def __repr__(self) -> str:
         extra = self._extra_repr()
         resolved = self.resolved_algorithm
@@ -128,6 +164,10 @@ class Conv2D(Layer):
         self.padding_mode = padding_mode
         self.weight_shape = tuple(w.shape)
         self.has_bias = b is not None
+
+    def _hyper(self) -> Dict[str, Any]:
+        return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups,
+                "padding_mode": self.padding_mode}
 
     @classmethod
     def from_torch(cls, module: nn.Conv2d, algorithm: str = "default", *, dtype: Any = None) -> "Conv2D":
@@ -194,6 +234,10 @@ class MaxPool2D(Layer):
         super().__init__(_core.Pool2d.max(k, s, p, d, bool(ceil_mode), algorithm))
         self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode = k, s, p, d, bool(ceil_mode)
 
+    def _hyper(self) -> Dict[str, Any]:
+        return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "dilation": self.dilation, "ceil_mode": self.ceil_mode}
+
     @classmethod
     def from_torch(cls, module: nn.MaxPool2d, algorithm: str = "default", **_: Any) -> "MaxPool2D":
         if module.return_indices:
@@ -228,12 +272,19 @@ class AvgPool2D(Layer):
         k = pair(kernel_size, "kernel_size")
         s = k if stride is None or stride == [] or stride == () else pair(stride, "stride")
         p = pair(padding, "padding")
-        if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override <= 0):
-            raise InvalidInputError(f"divisor_override must be a positive int or None, got {divisor_override!r}")
+        if divisor_override is not None and (not isinstance(divisor_override, int)
+                                             or isinstance(divisor_override, bool) or divisor_override == 0):
+            # torch divides by any non-zero override, negative ones included
+            raise InvalidInputError(f"divisor_override must be a non-zero int or None, got {divisor_override!r}")
         core = _core.Pool2d.avg(k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override or 0, algorithm)
         super().__init__(core)
         self.kernel_size, self.stride, self.padding = k, s, p
         self.ceil_mode, self.count_include_pad, self.divisor_override = bool(ceil_mode), bool(count_include_pad), divisor_override
+
+    def _hyper(self) -> Dict[str, Any]:
+        return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
+                "ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad,
+                "divisor_override": self.divisor_override}
 
     @classmethod
     def from_torch(cls, module: nn.AvgPool2d, algorithm: str = "default", **_: Any) -> "AvgPool2D":
@@ -264,6 +315,9 @@ class AdaptiveAvgPool2D(Layer):
                 raise InvalidInputError(f"output_size entries must be positive ints or None, got {output_size!r}")
         super().__init__(_core.AdaptiveAvgPool2d(size[0] or 0, size[1] or 0, algorithm))
         self.output_size = size
+
+    def _hyper(self) -> Dict[str, Any]:
+        return {"output_size": self.output_size}
 
     @classmethod
     def from_torch(cls, module: nn.AdaptiveAvgPool2d, algorithm: str = "default", **_: Any) -> "AdaptiveAvgPool2D":
@@ -296,6 +350,9 @@ class Flatten(Layer):
         check_algorithm(self.op, algorithm)
         super().__init__(_core.Flatten(int(start_dim), int(end_dim), algorithm))
         self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
+    def _hyper(self) -> Dict[str, Any]:
+        return {"start_dim": self.start_dim, "end_dim": self.end_dim}
 
     @classmethod
     def from_torch(cls, module: nn.Flatten, algorithm: str = "default", **_: Any) -> "Flatten":
@@ -347,6 +404,20 @@ class BatchNorm2D(Layer):
                                  algorithm, dt)
         super().__init__(core, dt)
         self.num_features, self.eps = int(conv(running_mean).shape[0]), float(eps)
+
+    def _hyper(self) -> Dict[str, Any]:
+        return {"eps": self.eps}
+
+    @classmethod
+    def _rebuild(cls, state: Dict[str, Any]) -> "BatchNorm2D":
+        # The layer keeps only the folded per-channel scale and shift: take those back.
+        dt = state["dtype"]
+        self = cls.__new__(cls)
+        scale, shift = (as_numpy_param(state["params"][k], dt) for k in ("scale", "shift"))
+        check_algorithm(cls.op, state["algorithm"])
+        Layer.__init__(self, _core.BatchNorm2d.affine(scale, shift, state["algorithm"], dt), dt)
+        self.num_features, self.eps = int(scale.shape[0]), float(state["hyper"]["eps"])
+        return self
 
     @classmethod
     def from_torch(cls, module: nn.BatchNorm2d, algorithm: str = "default", *, dtype: Any = None) -> "BatchNorm2D":
@@ -414,6 +485,9 @@ class GELU(Layer):
         super().__init__(_core.Pointwise(kind, algorithm))
         self.approximate = approximate
 
+    def _hyper(self) -> Dict[str, Any]:
+        return {"approximate": self.approximate}
+
     @classmethod
     def from_torch(cls, module: nn.GELU, algorithm: str = "default", **_: Any) -> "GELU":
         return cls(module.approximate, algorithm=algorithm)
@@ -452,6 +526,9 @@ class Cat(_MultiInput):
         super().__init__(_core.Cat(int(dim), algorithm))
         self.dim = int(dim)
 
+    def _hyper(self) -> Dict[str, Any]:
+        return {"dim": self.dim}
+
     def _extra_repr(self) -> str:
         return f"dim={self.dim}"
 
@@ -465,6 +542,9 @@ class Split(Layer):
         check_algorithm(self.op, algorithm)
         super().__init__(_core.Split(int(dim), int(start), int(length), algorithm))
         self.dim, self.start, self.length = int(dim), int(start), int(length)
+
+    def _hyper(self) -> Dict[str, Any]:
+        return {"dim": self.dim, "start": self.start, "length": self.length}
 
     def _extra_repr(self) -> str:
         return f"dim={self.dim}, start={self.start}, length={self.length}"
@@ -490,6 +570,16 @@ class Permute(Layer):
         self.dims, self.transposed = None, (int(dim0), int(dim1))
         return self
 
+    def _hyper(self) -> Dict[str, Any]:
+        return {"dims": self.dims, "transposed": self.transposed}
+
+    @classmethod
+    def _rebuild(cls, state: Dict[str, Any]) -> "Permute":
+        h = state["hyper"]
+        if h["transposed"] is not None:
+            return cls.transpose(*h["transposed"], algorithm=state["algorithm"])
+        return cls(h["dims"], algorithm=state["algorithm"])
+
     def _extra_repr(self) -> str:
         return f"dims={self.dims}" if self.dims is not None else f"transpose={self.transposed}"
 
@@ -514,6 +604,10 @@ class Reshape(_MultiInput):
                 entries.append((-1, 0, int(e)))
         super().__init__(_core.Reshape(entries, int(n_inputs), algorithm))
         self.shape = tuple(shape)
+        self.n_inputs = int(n_inputs)
+
+    def _hyper(self) -> Dict[str, Any]:
+        return {"shape": self.shape, "n_inputs": self.n_inputs}
 
     def _extra_repr(self) -> str:
         return f"shape={self.shape}"
@@ -528,6 +622,9 @@ class Mean(Layer):
         check_algorithm(self.op, algorithm)
         super().__init__(_core.Mean([int(d) for d in dims], bool(keepdim), algorithm))
         self.dims, self.keepdim = tuple(int(d) for d in dims), bool(keepdim)
+
+    def _hyper(self) -> Dict[str, Any]:
+        return {"dims": self.dims, "keepdim": self.keepdim}
 
     def _extra_repr(self) -> str:
         return f"dims={self.dims}, keepdim={self.keepdim}"
@@ -553,6 +650,15 @@ class LayerNorm(Layer):
                          dt if has_params else None)
         self.normalized_shape, self.eps, self.over_channels = tuple(shape), float(eps), bool(over_channels)
 
+    def _hyper(self) -> Dict[str, Any]:
+        return {"normalized_shape": self.normalized_shape, "eps": self.eps, "over_channels": self.over_channels}
+
+    @classmethod
+    def _rebuild(cls, state: Dict[str, Any]) -> "LayerNorm":
+        # Without weight and bias the layer has no dtype of its own.
+        kw = dict(state["hyper"], **state["params"])
+        return cls(algorithm=state["algorithm"], dtype=state["dtype"] or "float32", **kw)
+
     @classmethod
     def from_torch(cls, module: nn.LayerNorm, algorithm: str = "default", *, dtype: Any = None) -> "LayerNorm":
         return cls(module.normalized_shape, module.weight, module.bias, module.eps, algorithm=algorithm, dtype=dtype)
@@ -572,6 +678,10 @@ class Constant(_MultiInput):
         v = as_numpy_param(value, dt)
         super().__init__(_core.Constant(v, dt), dt)
         self.shape = tuple(v.shape)
+
+    @classmethod
+    def _rebuild(cls, state: Dict[str, Any]) -> "Constant":
+        return cls(state["params"]["value"], dtype=state["dtype"])
 
     @property
     def algorithm(self) -> str:
@@ -629,6 +739,16 @@ class TorchFunction(_MultiInput):
 
         super().__init__(_core.Callback(name, int(n_inputs), shape_fn, run_fn))
         self.name = name
+        self._fn, self._n_inputs = fn, int(n_inputs)
+
+    def _hyper(self) -> Dict[str, Any]:
+        # The function itself: saved only if pickle can save it (a module, a torch op),
+        # and never by a weights_only load.
+        return {"fn": self._fn, "n_inputs": self._n_inputs, "name": self.name}
+
+    @classmethod
+    def _rebuild(cls, state: Dict[str, Any]) -> "TorchFunction":
+        return cls(**state["hyper"])
 
     @property
     def algorithm(self) -> str:
@@ -637,6 +757,22 @@ class TorchFunction(_MultiInput):
     def _extra_repr(self) -> str:
         return f"{self.name}"
 
+
+_LAYER_TYPES: Dict[str, type] = {}
+
+
+def _layer_from_state(state: Dict[str, Any]) -> Layer:
+    return Layer.from_state(state)
+
+
+def _register_types(base: type) -> None:
+    for sub in base.__subclasses__():
+        if not sub.__name__.startswith("_"):
+            _LAYER_TYPES[sub.__name__] = sub
+        _register_types(sub)
+
+
+_register_types(Layer)
 
 __all__ = ["Layer", "Conv2D", "Linear", "MaxPool2D", "AvgPool2D", "AdaptiveAvgPool2D", "ReLU", "Flatten",
            "BatchNorm2D", "ReLU6", "Hardswish", "Hardsigmoid", "SiLU", "Sigmoid", "GELU", "Add", "Mul", "Cat",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -11,7 +11,7 @@ from . import _core
 from ._convert import dtype_name, input_array
 from .devices import Device, resolve_device
 from .errors import DeviceError, DTypeError, InvalidInputError
-from .layers import Layer
+from .layers import Conv2D, Layer
 from .tensor import Tensor
 
 
@@ -34,7 +34,16 @@ class Model:
 
     A Model is for inference: it has no training mode, and :func:`ai3.swap_backend`
     drops Dropout, StochasticDepth and Identity modules when it builds one.
+
+    A Model can be saved and copied: ``pickle``, ``copy.deepcopy`` and
+    ``torch.save(model, path)`` / ``torch.load(path, weights_only=False)`` work without
+    the original ``nn.Module``, and keep each layer's algorithm and what ``default``
+    resolved to (see :meth:`state`); ``torch.save(model.state(), path)`` /
+    ``ai3.Model.from_state(torch.load(path, weights_only=True))`` is the route that
+    unpickles nothing but tensors and plain values.
     """
+
+    _STATE_VERSION = 1
 
     def __init__(self, layers: Sequence[Layer], *, inputs: Optional[Sequence[Sequence[int]]] = None,
                  output: Optional[int] = None, device: Any = None) -> None:
@@ -180,9 +189,59 @@ class Model:
 
     forward = __call__
 
+    # ---- saving ------------------------------------------------------------------------
+
+    def state(self) -> Dict[str, Any]:
+        """The Model as plain Python values and torch tensors (nothing else to unpickle):
+        its layers (:meth:`ai3.layers.Layer.state`), graph wiring, device name, and
+        ``resolved``: for each ``default`` convolution and input shape it has run, the
+        concrete algorithm it resolved to (tuned or guessed), keyed as ``ai3.tune`` keys
+        its winners. :meth:`from_state` installs those where this process has not tuned
+        the same key, so a loaded Model runs the algorithms the saved one ran.
+
+        A ``TorchFunction`` node (``unsupported="torch"``) keeps its function object,
+        which only a full unpickle (``weights_only=False``) restores."""
+        resolved: Dict[str, str] = {}
+        for layer in self._layers:
+            if not isinstance(layer, Conv2D) or layer.algorithm != "default":
+                continue
+            for tag, shape, dtype, algo in layer._core.resolutions():
+                if tag.startswith("conv2d") and not tag.endswith("/nhwc") and algo not in ("", "default", "guess"):
+                    resolved[layer._core.tune_key(list(shape), dtype, self._device.core)] = algo
+        return {"version": self._STATE_VERSION, "layers": [layer.state() for layer in self._layers],
+                "inputs": self.inputs, "output": self.output if self._inputs is not None else None,
+                "device": str(self._device), "resolved": resolved}
+
+    @classmethod
+    def from_state(cls, state: Dict[str, Any]) -> "Model":
+        """The Model :meth:`state` describes (see there)."""
+        from .algorithms import check_algorithm
+        from .layers import Layer as _Layer
+
+        if not isinstance(state, dict) or state.get("version") != cls._STATE_VERSION:
+            found = state.get("version") if isinstance(state, dict) else type(state).__name__
+            raise InvalidInputError(f"not an ai3.Model state of version {cls._STATE_VERSION} (got {found!r})")
+        layers = [_Layer.from_state(s) for s in state["layers"]]
+        if state["inputs"] is None:
+            model = cls(layers, device=state["device"])
+        else:
+            model = cls(layers, inputs=state["inputs"], output=state["output"], device=state["device"])
+        for key, algo in state.get("resolved", {}).items():
+            check_algorithm("conv2d", algo)
+            if _core.tuned(key) is None:  # a winner tuned in this process takes precedence
+                _core.set_tuned(key, algo)
+        return model
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        return _model_from_state, (self.state(),)
+
     def __repr__(self) -> str:
         if self._inputs is not None:
             inner = "\n".join(f"  ({i}): {layer!r} <- {self._inputs[i]}" for i, layer in enumerate(self._layers))
             return f"ai3.Model(device={self._device}, dtype={self._dtype}, output={self.output},\n{inner}\n)"
         inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self._layers))
         return f"ai3.Model(device={self._device}, dtype={self._dtype},\n{inner}\n)"
+
+
+def _model_from_state(state: Dict[str, Any]) -> Model:
+    return Model.from_state(state)

@@ -11,6 +11,7 @@ from torch import nn
 from torch.fx import _symbolic_trace as _fx_trace
 from torch.nn.modules import module as _torch_module
 
+from . import _core
 from . import layers as L
 from ._convert import DTYPES, conv_padding, dtype_name, pair
 from ._shapes import eval_mode, param_dtype, record_input_shapes
@@ -193,6 +194,16 @@ class Sequential(nn.Sequential):
         return input
 
 
+def _normalise_conv(m: nn.Module, name: str) -> None:
+    """Spell a conv's sizes as pairs, as torch's functional conv reads them: nn.Conv2d
+    keeps what it was given, and 1-tuples such as ``stride=(2,)`` are valid torch."""
+    m.kernel_size = pair(m.kernel_size, f"{name}.kernel_size")
+    m.stride = pair(m.stride, f"{name}.stride")
+    m.dilation = pair(m.dilation, f"{name}.dilation")
+    if not isinstance(m.padding, str):
+        m.padding = pair(m.padding, f"{name}.padding")
+
+
 def _fuse_sequentials(module: nn.Module) -> None:
     for m in module.modules():
         if type(m) is nn.Sequential:
@@ -244,6 +255,13 @@ def swap_conv2d(
         convs = order + unreached
         shapes = [by_id.get(id(m)) for m in convs]
     chosen = select("conv2d", algos, convs, shapes)
+    names = {id(m): n for n, m in module.named_modules()}
+    for m, algo in zip(convs, chosen):
+        _normalise_conv(m, names.get(id(m)) or type(m).__name__)
+        why = _core.conv2d_refusal(algo, m.kernel_size, m.stride, m.dilation, m.groups)
+        if why:
+            raise UnsupportedError(f"swap_conv2d: conv2d {names.get(id(m)) or '(the module)'!s} "
+                                   f"({nn.Conv2d.extra_repr(m)}) cannot run {algo!r}: {why}")
     for m, algo in zip(convs, chosen):
         m.__class__ = Conv2d
         m.algorithm = algo

@@ -27,7 +27,8 @@ from .algorithms import check_algorithm
 from .devices import CPU, Device, resolve_device
 from .errors import InvalidInputError, UnsupportedError
 
-_CACHE_VERSION = 1
+# 2: keys no longer name the bias (version-1 files are read as empty, so re-tune).
+_CACHE_VERSION = 2
 
 
 def cache_path() -> Path:
@@ -119,12 +120,10 @@ def tune(
     # (name, weight shape, has bias, stride, pads, dilation, groups, padding mode, dtype, input shape)
     jobs: List[Tuple] = []
     if isinstance(module, Model):
-        s = shape
-        for i, layer in enumerate(module.layers):
+        for i, (layer, in_shape) in enumerate(zip(module.layers, _layer_input_shapes(module, shape))):
             if isinstance(layer, Conv2D):
                 jobs.append((f"layers.{i}", layer.weight_shape, layer.has_bias, layer.stride, layer.padding,
-                             layer.dilation, layer.groups, layer.padding_mode, layer.dtype, s))
-            s = layer.out_shape(s)
+                             layer.dilation, layer.groups, layer.padding_mode, layer.dtype, in_shape))
     elif isinstance(module, nn.Module):
         from ._shapes import record_input_shapes
 
@@ -190,6 +189,18 @@ def tune(
     return winners
 
 
+def _layer_input_shapes(model: Any, shape: Tuple[int, ...]) -> List[Tuple[int, ...]]:
+    """The (first) input shape of each layer of an ai3.Model, chain or graph form."""
+    if model.inputs is None:  # the chain: each layer feeds the next
+        shapes = []
+        for layer in model.layers:
+            shapes.append(shape)
+            shape = layer.out_shape(shape)
+        return shapes
+    values = model.buffer_plan(shape, model.dtype or "float32")["shapes"]
+    return [tuple(values[ins[0]]) for ins in model.inputs]
+
+
 def _forget_resolutions(module: Any) -> None:
     """Make layers that already resolved ``default`` resolve it again."""
     from .model import Model
@@ -199,6 +210,8 @@ def _forget_resolutions(module: Any) -> None:
     if isinstance(module, Model):
         for layer in module.layers:
             layer._core.clear_cache()
+        if module.inputs is not None:
+            module._core.clear_cache()  # the graph's per-shape plans hold resolved kernels too
 
 
 class _NoBar:

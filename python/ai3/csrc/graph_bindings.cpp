@@ -40,7 +40,14 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
                  return std::make_shared<BatchNorm2dLayer>(h.owned(mean, d), h.owned(var, d), w, b, eps, algorithm);
              }),
              py::arg("running_mean"), py::arg("running_var"), py::arg("weight"), py::arg("bias"), py::arg("eps"),
-             py::arg("algorithm"), py::arg("dtype"));
+             py::arg("algorithm"), py::arg("dtype"))
+        .def_static(
+            "affine",
+            [h](const py::array &scale, const py::array &shift, const std::string &algorithm, const std::string &dtype) {
+                DType d = h.parse_dtype(dtype);
+                return std::make_shared<BatchNorm2dLayer>(h.owned(scale, d), h.owned(shift, d), algorithm);
+            },
+            py::arg("scale"), py::arg("shift"), py::arg("algorithm"), py::arg("dtype"));
 
     py::enum_<PointwiseLayer::Kind>(m, "PointwiseKind")
         .value("relu6", PointwiseLayer::relu6)
@@ -144,12 +151,21 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
         .def_property_readonly("layers", &Graph::layers)
         .def_property_readonly("inputs", &Graph::inputs)
         .def_property_readonly("output", &Graph::output)
-        .def("set_profiling", &Graph::set_profiling, py::arg("on"))
-        .def("layer_seconds", &Graph::layer_seconds)
+        // Everything that takes the graph's lock lets go of the GIL first: a forward holds
+        // that lock while a TorchFunction node takes the GIL, so the opposite order deadlocks.
+        .def("set_profiling", &Graph::set_profiling, py::arg("on"), py::call_guard<py::gil_scoped_release>())
+        .def("layer_seconds", &Graph::layer_seconds, py::call_guard<py::gil_scoped_release>())
+        .def("clear_cache", &Graph::clear_cache, py::call_guard<py::gil_scoped_release>(),
+             "Forget the plan and every layer's kernels (after tuning changed what 'default' picks).")
         .def("value_layouts",
              [](const Graph &g) {
+                 std::vector<Layout> layouts;
+                 {
+                     py::gil_scoped_release nogil;
+                     layouts = g.value_layouts();
+                 }
                  std::vector<std::string> out;
-                 for (Layout l : g.value_layouts()) out.push_back(l == Layout::nhwc ? "nhwc" : "nchw");
+                 for (Layout l : layouts) out.push_back(l == Layout::nhwc ? "nhwc" : "nchw");
                  return out;
              })
         .def("out_shape", [](const Graph &g, const Shape &in) { return py::tuple(py::cast(g.out_shape(in))); })

@@ -1,6 +1,7 @@
 // ai3._core: the portable core and CPU fallback. Tensors cross this boundary as
 // (address, shape, dtype) triples or buffers, never as torch objects: the
 // extension does not link libtorch, and Python validates layout before calling.
+#include <array>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -108,6 +109,7 @@ PYBIND11_MODULE(_core, m) {
     register_fallback(registry());
     // Optional backend modules (ai3._sycl, ai3._cuda) register their kernels and
     // device memory into this registry through this capsule.
+    m.attr("KERNELS_PER_LAYER") = kKernelsPerLayer;
     m.attr("_registry") = py::capsule(static_cast<void *>(&registry()), "ai3.Registry");
 
     error_types();
@@ -129,6 +131,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("get_num_threads", &num_threads);
     m.def("release_scratch", &release_scratch, "Free the calling thread's kernel scratch memory.");
     m.def("set_tuned", &set_tuned, py::arg("key"), py::arg("algorithm"));
+    m.def("tuned", &tuned, py::arg("key"), "The tuned winner stored under a key, or None.");
     m.def(
         "calibrate",
         [](const std::string &dtype, const py::object &device) {
@@ -152,6 +155,19 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("dtype"), py::arg("backend") = "cpu");
     m.def("clear_tuned", &clear_tuned);
+    m.def(
+        "conv2d_refusal",
+        [](const std::string &algorithm, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
+           std::array<int64_t, 2> dilation, int64_t groups) {
+            Conv2dParams p;
+            p.R = kernel[0], p.S = kernel[1];
+            p.stride_h = stride[0], p.stride_w = stride[1];
+            p.dil_h = dilation[0], p.dil_w = dilation[1];
+            p.groups = groups;
+            return conv2d_refusal(algorithm, p);
+        },
+        py::arg("algorithm"), py::arg("kernel"), py::arg("stride"), py::arg("dilation"), py::arg("groups"),
+        "Why a conv2d algorithm cannot run a layer of this configuration on any input, or ''.");
     m.def("cpu_isa", [] { return std::string(fallback::detail::gemm_isa_name(fallback::detail::gemm_active_isa())); },
           "The instruction set the CPU kernels run with (avx512, avx2, generic).");
 
@@ -210,7 +226,17 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("op", [](const Layer &l) { return std::string(l.op()); })
         .def_property_readonly("algorithm", &Layer::algorithm)
         .def_property_readonly("resolved_algorithm", &Layer::resolved_algorithm)
-        .def("clear_cache", &Layer::clear_cache)
+        .def("clear_cache", &Layer::clear_cache, py::call_guard<py::gil_scoped_release>())
+        .def("cached_kernels", &Layer::cached_kernels)
+        .def("params", &Layer::params, "The owned parameters by name (tensors sharing the layer's storage).")
+        .def("resolutions",
+             [](const Layer &l) {
+                 py::list out;
+                 for (auto &r : l.resolutions())
+                     out.append(py::make_tuple(r.tag, py::tuple(py::cast(r.shape)), std::string(dtype_name(r.dtype)),
+                                               r.algorithm));
+                 return out;
+             })
         .def("out_shape", [](const Layer &l, const Shape &in) { return py::tuple(py::cast(l.out_shape(in))); })
         .def(
             "resolve_for",
