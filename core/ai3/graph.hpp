@@ -279,7 +279,10 @@ class Graph {
         std::lock_guard<std::mutex> lk(mu_);
         times_.enable(on, layers_.size());
     }
-    std::vector<double> layer_seconds() const { return times_.mean(); }
+    std::vector<double> layer_seconds() const {
+        std::lock_guard<std::mutex> lk(mu_); // a forward adds to the times under it
+        return times_.mean();
+    }
     // Forget the plan (fusion, layouts, buffers) and every layer's kernels, after tuning
     // changed what 'default' resolves to; the next forward plans again.
     void clear_cache() {

@@ -451,12 +451,15 @@ class Model {
         std::lock_guard<std::mutex> lk(mu_);
         times_.enable(on, layers_.size());
     }
-    std::vector<double> layer_seconds() const { return times_.mean(); }
+    std::vector<double> layer_seconds() const {
+        std::lock_guard<std::mutex> lk(mu_); // a forward adds to the times under it
+        return times_.mean();
+    }
 
   private:
     std::vector<std::shared_ptr<Layer>> layers_;
     LayerTimes times_;
-    std::mutex mu_;
+    mutable std::mutex mu_;
     bool planned_ = false;
     Shape planned_for_;
     DType planned_dtype_ = DType::f32;
