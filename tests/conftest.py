@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))  # `import helpers` from every test module
+
+# Before ai3 is imported (it loads tuned winners and cost constants at import): tests
+# never read or write the user's ~/.cache/ai3, whose measured winners would change what
+# `default` runs. Subprocesses started by tests inherit it.
+os.environ["AI3_CACHE_DIR"] = tempfile.mkdtemp(prefix="ai3-tests-cache-")
 
 import ai3  # noqa: E402
 from hypothesis import settings  # noqa: E402

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+
+import pytest
+import torch
 
 import ai3
 
@@ -20,6 +24,28 @@ def test_python_m_ai3_info_prints_backends():
         assert d.name in out
     assert "conv2d" in out and "direct" in out
     assert ai3.__version__ in out
+
+
+_REQUIRED = [b for b in os.environ.get("AI3_REQUIRE_BACKENDS", "").split(",") if b]
+
+
+@pytest.mark.skipif(not _REQUIRED, reason="AI3_REQUIRE_BACKENDS not set (docker/build-and-test.sh sets it per variant)")
+@pytest.mark.parametrize("backend", _REQUIRED)
+def test_required_backends_built_and_usable(backend):
+    """A CI variant's own backends: built, with a device, running a conv that matches torch
+    (so the variant cannot pass by skipping its backend's tests)."""
+    name = backend.removesuffix("-built")
+    status = ai3.backend_status().get(name, "missing")
+    assert status.startswith("built"), f"the {name} backend is required here but is '{status}'"
+    if backend.endswith("-built"):
+        return  # compiled only: no device is expected (a CUDA build on a machine without a GPU)
+    devs = [d for d in ai3.devices() if d.backend == name]
+    assert devs, f"the {name} backend built but offers no device here: {[d.name for d in ai3.devices()]}"
+    conv = torch.nn.Conv2d(3, 4, 3)
+    x = torch.randn(1, 3, 8, 8)
+    model = ai3.swap_backend(torch.nn.Sequential(conv), device=devs[0].name)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), conv(x), atol=1e-4, rtol=1e-4)
 
 
 def test_python_m_ai3_without_command_fails_cleanly():
