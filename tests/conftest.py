@@ -48,3 +48,12 @@ def _isolation(monkeypatch):
     monkeypatch.setattr(ai3, "FROM_BACKEND", None)
     monkeypatch.delenv("AI3_DEVICE", raising=False)
     yield
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """A tuning cache of the test's own; forgets what it tuned afterwards."""
+    monkeypatch.setenv("AI3_CACHE_DIR", str(tmp_path))
+    yield tmp_path
+    ai3._core.clear_tuned()
+    ai3.tuning._forget_resolutions(None)

@@ -159,14 +159,6 @@ def test_swap_conv2d_refuses_what_the_module_cannot_run_naming_it():
 
 # ---- tuning ------------------------------------------------------------------------------------
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("AI3_CACHE_DIR", str(tmp_path))
-    yield tmp_path
-    ai3._core.clear_tuned()
-    ai3.tuning._forget_resolutions(None)
-
-
 def _not_guessed(convs, shapes):
     guessed = {c.resolve_for(s) for c, s in zip(convs, shapes)}
     return next(a for a in ("smm", "gemm", "direct", "implicit gemm") if a not in guessed)

@@ -23,14 +23,6 @@ def small_net() -> nn.Module:
     )
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("AI3_CACHE_DIR", str(tmp_path))
-    yield tmp_path
-    ai3._core.clear_tuned()
-    ai3.tuning._forget_resolutions(None)
-
-
 def conv_modules(m):
     return [c for c in m.modules() if isinstance(c, nn.Conv2d)]
 
