@@ -263,23 +263,22 @@ void output_segment(const WgPlan &pl, const T *__restrict mk, int64_t mstride, i
     }
 }
 
-// y = G x for one column x of three filter values (vectors of them). For the default
-// points the rows share their sums, as hand-written transforms do (about half the
-// operations of applying G's rows one by one); other point sets apply the rows.
+// y = G x for one column x of three filter values (vectors of them), the rows sharing
+// their sums as hand-written transforms do (fewer operations than applying G's rows one
+// by one: this runs per call for layers whose U is not kept).
 template <class T, int M> inline void apply_g(const VecT<T> (&x)[3], VecT<T> (&y)[M + 2]) {
     using Mat = WinogradMatrices<M>;
-#if !defined(AI3_WINOGRAD_POINTS_HALF)
-    if constexpr (M == 4) { // rows (1/4,0,0) -(1,1,1)/6 -(1,-1,1)/6 (1/24,1/12,1/6) (1/24,-1/12,1/6) (0,0,1)
-        const VecT<T> s = x[0] + x[2], p = x[0] * T(1.0 / 24) + x[2] * T(1.0 / 6), q = x[1] * T(1.0 / 12);
-        y[0] = x[0] * T(0.25);
-        y[1] = (s + x[1]) * T(-1.0 / 6);
-        y[2] = (s - x[1]) * T(-1.0 / 6);
-        y[3] = p + q;
-        y[4] = p - q;
+    if constexpr (M == 4) { // rows (1,0,0) (1,1,1)/3 -(1,-1,1)/3 -(16,8,4)/15 (1,-2,4)/15 (0,0,1)
+        const VecT<T> s = (x[0] + x[2]) * T(1.0 / 3), h = x[1] * T(1.0 / 3);
+        const VecT<T> c = x[2] * T(4.0 / 15);
+        y[0] = x[0];
+        y[1] = s + h;
+        y[2] = h - s;
+        y[3] = -(x[0] * T(16.0 / 15) + x[1] * T(8.0 / 15) + c);
+        y[4] = x[0] * T(1.0 / 15) - x[1] * T(2.0 / 15) + c;
         y[5] = x[2];
         return;
     }
-#endif
     if constexpr (M == 2) { // rows (-1,0,0) (1,1,1)/2 (1,-1,1)/2 (0,0,1)
         const VecT<T> s = (x[0] + x[2]) * T(0.5), h = x[1] * T(0.5);
         y[0] = -x[0];

@@ -8,11 +8,12 @@
 // p_j^k / prod_{l!=j}(p_j - p_l), B^T solved exactly so the identity holds; the point
 // at infinity is the last row/column), generated with exact rational arithmetic.
 //  F(2x2,3x3): points 0, 1, -1, inf (Lavin's).
-//  F(4x4,3x3): points 0, 1, -1, 2, -2, inf (Lavin's). The 0, +-1, +-1/2, inf set
-//              (AI3_WINOGRAD_POINTS_HALF) has the same arithmetic count; measured in float32
-//              on 512->512 layers (N(0,1) input, kaiming-uniform weights, 3 seeds, 14x14 and
-//              28x28) against an exact reference, both give a max abs error of 4-6e-5 and
-//              an rms of ~2.5e-6, +-2 slightly lower rms at 14x14, so +-2 stays the default.
+//  F(4x4,3x3): points 0, 1, -1, 1/2, -2, inf. Lavin's 0, +-1, +-2 set makes the products'
+//              rounding errors (which dominate: the transforms in float64 change little)
+//              2.5-3x larger through its 4/8 output coefficients; mixing 1/2 with -2 keeps
+//              A^T's and G's magnitudes balanced (the set Barabasz et al. found best for
+//              F(4,3)). Its B^T has 3 more non-zero terms; see docs/design-notes.md for the
+//              error and speed measured on real networks.
 #pragma once
 #include <cstdint>
 
@@ -27,38 +28,22 @@ template <> struct WinogradMatrices<2> {
     static constexpr double BT[4][4] = {{-1, 0, 1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, -1, 0, 1}};
 };
 
-#if !defined(AI3_WINOGRAD_POINTS_HALF)
-template <> struct WinogradMatrices<4> { // points 0, 1, -1, 2, -2, inf
-    static constexpr int m = 4, alpha = 6;
-    static constexpr double AT[4][6] = {
-        {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
-    static constexpr double G[6][3] = {{0.25, 0, 0},
-                                       {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                       {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                       {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                       {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                       {0, 0, 1}};
-    static constexpr double BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                                        {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-};
-#else
-template <> struct WinogradMatrices<4> { // points 0, 1, -1, 1/2, -1/2, inf
+template <> struct WinogradMatrices<4> { // points 0, 1, -1, 1/2, -2, inf
     static constexpr int m = 4, alpha = 6;
     static constexpr double AT[4][6] = {{1, 1, 1, 1, 1, 0},
-                                        {0, 1, -1, 0.5, -0.5, 0},
-                                        {0, 1, 1, 0.25, 0.25, 0},
-                                        {0, 1, -1, 0.125, -0.125, 1}};
-    static constexpr double G[6][3] = {{4, 0, 0},
-                                       {2.0 / 3, 2.0 / 3, 2.0 / 3},
-                                       {2.0 / 3, -2.0 / 3, 2.0 / 3},
-                                       {-8.0 / 3, -4.0 / 3, -2.0 / 3},
-                                       {-8.0 / 3, 4.0 / 3, -2.0 / 3},
+                                        {0, 1, -1, 0.5, -2, 0},
+                                        {0, 1, 1, 0.25, 4, 0},
+                                        {0, 1, -1, 0.125, -8, 1}};
+    static constexpr double G[6][3] = {{1, 0, 0},
+                                       {1.0 / 3, 1.0 / 3, 1.0 / 3},
+                                       {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                                       {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+                                       {1.0 / 15, -2.0 / 15, 4.0 / 15},
                                        {0, 0, 1}};
-    static constexpr double BT[6][6] = {{0.25, 0, -1.25, 0, 1, 0},   {0, -0.25, -0.25, 1, 1, 0},
-                                        {0, 0.25, -0.25, -1, 1, 0},  {0, -0.5, -1, 0.5, 1, 0},
-                                        {0, 0.5, -1, -0.5, 1, 0},    {0, 0.25, 0, -1.25, 0, 1}};
+    static constexpr double BT[6][6] = {{1, -1.5, -2, 1.5, 1, 0},  {0, -1, 0.5, 2.5, 1, 0},
+                                        {0, 1, -2.5, 0.5, 1, 0},   {0, -2, -1, 2, 1, 0},
+                                        {0, 0.5, -1, -0.5, 1, 0},  {0, 1, -1.5, -2, 1.5, 1}};
 };
-#endif
 
 // Stride between the alpha^2 planes of V and M: rounded up to 4 KiB and then offset by one
 // cache line, so the planes of one tile fall into different cache sets (a power-of-two
