@@ -30,7 +30,9 @@ esac
 export AI3_SYCL=${AI3_SYCL:-$sycl} AI3_CUDA=${AI3_CUDA:-$cuda} AI3_APPLE=${AI3_APPLE:-OFF}
 export AI3_EXTRAS=${AI3_EXTRAS:-$extras}
 # A CUDA backend asked for explicitly (AI3_CUDA=ON) must build in any variant.
-if [ "$AI3_CUDA" = ON ] && [ "$require" != cuda ]; then require="${require:+$require,}cuda-built"; fi
+if [ "$AI3_CUDA" = ON ]; then
+    case ",$require," in *,cuda,*|*,cuda-built,*) ;; *) require="${require:+$require,}cuda-built" ;; esac
+fi
 export AI3_REQUIRE_BACKENDS=${AI3_REQUIRE_BACKENDS-$require}
 echo "== variant $variant: AI3_SYCL=$AI3_SYCL AI3_CUDA=$AI3_CUDA extras=$AI3_EXTRAS required: ${AI3_REQUIRE_BACKENDS:-none}"
 if [ "$variant" = cuda-build ]; then

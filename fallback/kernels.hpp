@@ -7,7 +7,7 @@
 
 namespace ai3::fallback {
 
-// Convolution, four algorithms:
+// Convolution (one file per algorithm in conv2d/; the lowering ones below):
 //  direct: the loop nest itself, register/cache blocked, no lowering.
 //  smm:    im2col of a whole (image, group) into one column matrix, then one GEMM.
 //  gemm:   explicit lowering panel by panel (memory O(panel)), each panel GEMMed

@@ -31,8 +31,7 @@ inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// x - x is 0 for finite x and NaN for NaN and +-inf (no <cmath> in device code).
-template <typename T> inline bool is_finite(T x) { return x - x == T(0); }
+using ai3::is_finite;
 // flags[i] = 1 from any number of work-items (a flag the host reads after the kernel).
 inline void raise_flag(int *flags, int i) {
     sycl::atomic_ref<int, sycl::memory_order::relaxed, sycl::memory_scope::device,

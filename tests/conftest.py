@@ -7,7 +7,9 @@ directory and is not importable from the repository root.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -19,7 +21,8 @@ sys.path.insert(0, os.path.dirname(__file__))  # `import helpers` from every tes
 # Before ai3 is imported (it loads tuned winners and cost constants at import): tests
 # never read or write the user's ~/.cache/ai3, whose measured winners would change what
 # `default` runs. Subprocesses started by tests inherit it.
-os.environ["AI3_CACHE_DIR"] = tempfile.mkdtemp(prefix="ai3-tests-cache-")
+os.environ["AI3_CACHE_DIR"] = _cache = tempfile.mkdtemp(prefix="ai3-tests-cache-")
+atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 
 import ai3  # noqa: E402
 from hypothesis import settings  # noqa: E402

@@ -53,10 +53,9 @@ def test_conv_with_an_empty_weight_is_refused_clearly(weight_shape):
     give 0 output channels); ai3 refuses such a weight by name instead of guessing."""
     ref = nn.Conv2d(weight_shape[1], weight_shape[0], 3)
     m = copy.deepcopy(ref)
-    with pytest.raises(ai3.InvalidInputError, match="empty dimension"):
-        ai3.swap_conv2d(m)
-        with torch.no_grad():
-            m(torch.empty(2, weight_shape[1], 5, 5))
+    ai3.swap_conv2d(m)  # the weight can change before the first call: the call refuses it
+    with pytest.raises(ai3.InvalidInputError, match="empty dimension"), torch.no_grad():
+        m(torch.empty(2, weight_shape[1], 5, 5))
     with pytest.raises(ai3.InvalidInputError, match="empty dimension"):
         L.Conv2D.from_torch(ref)
 
@@ -179,7 +178,7 @@ def test_tune_a_graph_model(cache_dir):
     with torch.no_grad():
         torch.testing.assert_close(after, net(x), atol=1e-4, rtol=1e-4)
     for name, layer in convs.items():
-        assert layer.resolved_algorithm in ("fused", winners[name]), name
+        assert layer.resolved_algorithm == winners[name], name
 
 
 def test_tuned_winners_survive_batchnorm_folding(cache_dir):

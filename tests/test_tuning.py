@@ -140,3 +140,17 @@ def test_one_openmp_runtime_shared_with_torch():
             "print(len({l.split()[-1] for l in open('/proc/self/maps') if 'libgomp' in l}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1", "ai3 and torch must share one OpenMP runtime"
+
+
+def test_tune_a_chain_model_replans_its_fusion(cache_dir):
+    # The chain plans conv+pool fusion from what the conv resolved to (winograd fuses a
+    # 2x2 max pool, smm cannot): after tuning changes the winner, the plan must follow.
+    torch.manual_seed(0)
+    conv, pool = nn.Conv2d(8, 8, 3, padding=1), nn.MaxPool2d(2)
+    chain = ai3.Model([L.Conv2D.from_torch(conv, "default"), L.MaxPool2D.from_torch(pool)])
+    x = torch.randn(1, 8, 16, 16)
+    expected = pool(conv(x)).detach()
+    for algo in ("winograd", "smm"):
+        ai3.tune(chain, x, algorithms=[algo], repeats=1, progress=False, save=False)
+        torch.testing.assert_close(chain(x), expected, atol=1e-4, rtol=1e-4)
+        assert chain.layers[0].resolved_algorithm == algo

@@ -47,16 +47,21 @@ const std::vector<std::string> &conv2d_concrete_algorithms();
 // and swap_conv2d's check at swap time (which knows no input size: the rule reads only
 // the kernel, stride, dilation and groups).
 // Inline: backend modules (ai3._sycl, ai3._cuda) do not link the core library.
-inline std::string conv2d_refusal(const std::string &algorithm, const Conv2dParams &p) {
-    if (algorithm == "winograd" &&
-        !(p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1))
-        return str("winograd needs a 3x3 kernel with stride 1 and dilation 1; this conv2d has kernel ", p.R, "x", p.S,
-                   ", stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dil_h, ", ", p.dil_w,
-                   "). Use another algorithm for this layer");
-    return "";
-}
+// (The predicate is asked per candidate on guess's path, so it formats nothing.)
 inline bool conv2d_applicable(const std::string &algorithm, const Conv2dParams &p) {
-    return conv2d_refusal(algorithm, p).empty();
+    return algorithm != "winograd" ||
+           (p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1);
+}
+inline std::string conv2d_refusal(const std::string &algorithm, const Conv2dParams &p) {
+    if (conv2d_applicable(algorithm, p)) return "";
+    return str("winograd needs a 3x3 kernel with stride 1 and dilation 1; this conv2d has kernel ", p.R, "x", p.S,
+               ", stride (", p.stride_h, ", ", p.stride_w, "), dilation (", p.dil_h, ", ", p.dil_w,
+               "). Use another algorithm for this layer");
+}
+// What every backend's factory calls first, so every platform refuses the same layers
+// with the same message.
+inline void check_conv2d_runs(const std::string &algorithm, const Conv2dParams &p) {
+    if (!conv2d_applicable(algorithm, p)) throw Unimplemented(conv2d_refusal(algorithm, p));
 }
 
 // Modelled time in seconds of `algorithm` on this layer.

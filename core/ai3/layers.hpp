@@ -455,6 +455,13 @@ class Model {
         std::lock_guard<std::mutex> lk(mu_); // a forward adds to the times under it
         return times_.mean();
     }
+    // Drops the plan with every layer's kernels: the fusion decided in it depends on
+    // what each conv resolved to, which tuning can change.
+    void clear_cache() {
+        std::lock_guard<std::mutex> lk(mu_);
+        planned_ = false;
+        for (auto &l : layers_) l->clear_cache();
+    }
 
   private:
     std::vector<std::shared_ptr<Layer>> layers_;

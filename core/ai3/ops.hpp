@@ -32,6 +32,9 @@ template <class T, class V = T> AI3_ALWAYS_INLINE V activate(Activation a, V v) 
     if (a == Activation::relu6) return relu6_of<T, V>(v);
     return v;
 }
+// x - x is 0 for finite x and NaN for NaN and +-inf: a test with no <cmath>, so SYCL
+// device code shares it (the build keeps IEEE semantics, see CMakeLists.txt).
+template <class T> AI3_ALWAYS_INLINE bool is_finite(T x) { return x - x == T(0); }
 
 // How a 4-D value is stored. Logical shapes stay (N, C, H, W) either way; an NHWC value
 // is the dense array [N][H][W][C]. ai3.Model's graph picks NHWC per layer where the

@@ -8,6 +8,8 @@
 #include <malloc.h>
 #endif
 #include <cstring>
+#include <functional>
+#include <numeric>
 #include <sstream>
 
 namespace ai3 {
@@ -372,7 +374,7 @@ void LinearLayer::forward(const void *in, const Shape &in_shape, void *out, DTyp
     p.N = weight_.shape()[0];
     // Rows from the leading dims, not numel / K: with in_features = 0 the input is empty
     // but the output (the bias, broadcast) is not.
-    p.M = numel(Shape(in_shape.begin(), in_shape.end() - 1));
+    p.M = std::accumulate(in_shape.begin(), in_shape.end() - 1, int64_t(1), std::multiplies<int64_t>());
     p.has_bias = bias_.has_value();
     if (p.M == 0) return;
     with_dtype(dtype, [&](auto t) {

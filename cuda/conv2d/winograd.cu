@@ -1,10 +1,11 @@
 // conv2d `winograd` on the GPU. 3x3 filters with stride 1 and dilation 1 only (the
-// one refusal DESIGN.md allows, checked first so every platform refuses the same
+// one refusal the contract allows (docs/architecture.md), checked first so every platform refuses the same
 // layers). cuDNN runs it when it can (WINOGRAD, else WINOGRAD_NONFUSED, see
 // cudnn.cpp); where cuDNN has no Winograd kernel for the layer (float64, some
 // group/shape combinations) ai3's own F(2x2, 3x3) runs: one thread per (image,
 // output channel, 2x2 output tile) accumulates the transformed products over its
 // group's channels (winograd_tile.hpp), after a kernel transforms the filters.
+#include "ai3/guess.hpp"
 #include "conv2d/winograd_tile.hpp"
 #include "kernels.hpp"
 
@@ -60,10 +61,7 @@ template <class T> class WinogradConv final : public Kernel<Conv2d, T> {
 } // namespace
 
 template <class T> KernelPtr<Conv2d, T> make_conv2d_winograd(const Conv2dParams &p, const Device &dev) {
-    if (!(p.R == 3 && p.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 && p.dil_w == 1))
-        throw Unimplemented(str("conv2d algorithm 'winograd' runs 3x3 filters with stride 1 and dilation 1; this layer "
-                                "has a ", p.R, "x", p.S, " filter, stride (", p.stride_h, ", ", p.stride_w,
-                                ") and dilation (", p.dil_h, ", ", p.dil_w, ")"));
+    check_conv2d_runs("winograd", p);
     try {
         return make_conv2d_cudnn_winograd<T>(p, dev);
     } catch (const Unimplemented &) {

@@ -1,7 +1,7 @@
 // avgpool2d with torch's avg_pool2d semantics (aten/src/ATen/native/cpu/AvgPoolKernel.cpp):
 // the count_include_pad divisor is (hend-hstart)*(wend-wstart) with hend = min(hstart+kh, H+pad)
 // BEFORE clipping to the input; count_include_pad=false divides by the number of valid
-// elements; divisor_override > 0 replaces both; a window with no valid element gives 0.
+// elements; a non-zero divisor_override replaces both; a window with no valid element gives 0.
 #include "../kernels.hpp"
 #include "ai3/errors.hpp"
 #include "ai3/parallel.hpp"

@@ -45,7 +45,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #define AI3_PER_ISA_HEADER "conv2d/winograd_kernel.hpp" // found through the fallback/ include path
@@ -191,13 +190,13 @@ template <class T, int M> void transform_filters(const detail::WgPlan &pl, const
 
 template <class T> bool all_finite(const T *x, int64_t n) {
     bool ok = true;
-    for (int64_t i = 0; i < n; ++i) ok &= (x[i] - x[i]) == T(0); // NaN for NaN and +-inf
+    for (int64_t i = 0; i < n; ++i) ok &= is_finite(x[i]);
     return ok;
 }
 
-// The cached transformed filters and what they were computed from. Immutable once
-// published: a call takes a reference under the kernel's lock and runs with it, so a
-// concurrent call that re-transforms (the weights changed) never touches one in use.
+// The cached transformed filters and what they were computed from. Runs of one kernel
+// are serialised by the KernelRef every caller holds (core/ai3/layers.hpp), so the cache
+// is rebuilt in place with no lock of its own.
 template <class T> struct CachedU {
     std::vector<T> U;
     const T *weight = nullptr;
@@ -220,7 +219,7 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
                               detail::empty_conv_value(p, a.bias, k));
             return;
         }
-        std::shared_ptr<const CachedU<T>> cu = pl_.cache_u ? cached_filters(a) : nullptr;
+        const CachedU<T> *cu = pl_.cache_u ? &cached_filters(a) : nullptr;
         if (cu && !cu->finite) return run_exact(a);
         const T *U = cu ? cu->U.data() : nullptr; // null: per chunk, from a.weight
         bool nonfinite = false;
@@ -238,27 +237,21 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
     // The transformed filters for these weights: the cached ones, or new ones. Borrowed
     // weights can change behind torch's version counter (writes through .data), so
     // their contents are fingerprinted too; owned ones cannot change.
-    std::shared_ptr<const CachedU<T>> cached_filters(const Conv2d::Args<T> &a) {
+    const CachedU<T> &cached_filters(const Conv2d::Args<T> &a) {
         const int64_t n = p_.K * pl_.cpg * 9;
         const uint64_t fp = a.weight_owned ? 0 : fingerprint(a.weight, size_t(n) * sizeof(T));
-        {
-            std::lock_guard<std::mutex> lk(mu_);
-            if (u_ && u_->weight == a.weight && u_->version == a.weight_version && u_->fingerprint == fp) return u_;
-        }
-        // Transformed outside the lock (the transform is parallel); the last one wins.
-        auto cu = std::make_shared<CachedU<T>>();
-        cu->U.assign(size_t(pl_.G * pl_.alpha * pl_.alpha * pl_.kpad * pl_.cpg), T(0));
+        if (u_.weight == a.weight && u_.version == a.weight_version && u_.fingerprint == fp) return u_;
+        u_.weight = nullptr; // invalid until the transform completes
+        u_.U.assign(size_t(pl_.G * pl_.alpha * pl_.alpha * pl_.kpad * pl_.cpg), T(0));
         if (pl_.m == 4)
-            transform_filters<T, 4>(pl_, a.weight, cu->U.data());
+            transform_filters<T, 4>(pl_, a.weight, u_.U.data());
         else
-            transform_filters<T, 2>(pl_, a.weight, cu->U.data());
-        cu->weight = a.weight;
-        cu->version = a.weight_version;
-        cu->fingerprint = fp;
-        cu->finite = all_finite(a.weight, n);
-        std::lock_guard<std::mutex> lk(mu_);
-        u_ = cu;
-        return cu;
+            transform_filters<T, 2>(pl_, a.weight, u_.U.data());
+        u_.weight = a.weight;
+        u_.version = a.weight_version;
+        u_.fingerprint = fp;
+        u_.finite = all_finite(a.weight, n);
+        return u_;
     }
 
     // The call computed as the convolution itself (direct), for inputs or weights with a
@@ -282,16 +275,14 @@ template <class T> class WinogradKernel final : public Kernel<Conv2d, T> {
     const Conv2dParams p_;
     const Isa isa_;
     const detail::WgPlan pl_;
-    std::mutex mu_;
-    std::shared_ptr<const CachedU<T>> u_;
+    CachedU<T> u_; // weight == nullptr: nothing cached yet
 };
 
 } // namespace
 
 template <class T> KernelPtr<Conv2d, T> make_winograd(const Conv2dParams &p, const Device &) {
     detail::check_conv(p, /*fuses_pool=*/true);
-    const std::string why = conv2d_refusal("winograd", p);
-    if (!why.empty()) throw Unimplemented(why);
+    check_conv2d_runs("winograd", p);
     return std::make_unique<WinogradKernel<T>>(p, pick_isa());
 }
 

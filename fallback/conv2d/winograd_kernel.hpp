@@ -167,8 +167,6 @@ void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64
     }
 }
 
-// ai3::activate on this ISA's vectors.
-template <class T> inline VecT<T> vact(Activation act, VecT<T> v) { return activate<T, VecT<T>>(act, v); }
 
 // max(a, b) that keeps a NaN from either side, as torch's max pooling does.
 template <class T> inline VecT<T> vmax_nan(VecT<T> a, VecT<T> b) { return ((a > b) | (a != a)) ? a : b; }
@@ -200,8 +198,8 @@ void pooled_rows(const WgPlan &pl, const T *__restrict z, int64_t cap, int64_t t
                 e1[j] = vload(z1 + j * cap + t);
             }
             AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) {
-                const VecT<T> r0 = vact<T>(pl.act, apply_row<T>(Mat::AT[bb], e0) + vb);
-                const VecT<T> r1 = vact<T>(pl.act, apply_row<T>(Mat::AT[bb], e1) + vb);
+                const VecT<T> r0 = activate<T, VecT<T>>(pl.act, apply_row<T>(Mat::AT[bb], e0) + vb);
+                const VecT<T> r1 = activate<T, VecT<T>>(pl.act, apply_row<T>(Mat::AT[bb], e1) + vb);
                 y[bb] = vmax_nan<T>(r0, r1);
             }
             AI3_WG_UNROLL for (int c = 0; c < H; ++c) pm[c] = vmax_nan<T>(y[2 * c], y[2 * c + 1]);
@@ -250,7 +248,7 @@ void output_segment(const WgPlan &pl, const T *__restrict mk, int64_t mstride, i
             VecT<T> e[A], y[M];
             AI3_WG_UNROLL for (int j = 0; j < A; ++j) e[j] = vload(za + j * cap + t);
             AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = apply_row<T>(Mat::AT[bb], e) + vb;
-            if (pl.act != Activation::none) AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = vact<T>(pl.act, y[bb]);
+            if (pl.act != Activation::none) AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = activate<T, VecT<T>>(pl.act, y[bb]);
             if (t + L <= full) {
                 VecT<T> o[M];
                 interleave<T, M>(y, o);

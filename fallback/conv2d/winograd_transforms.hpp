@@ -10,7 +10,7 @@
 //  F(2x2,3x3): points 0, 1, -1, inf (Lavin's).
 //  F(4x4,3x3): points 0, 1, -1, 1/2, -2, inf. Lavin's 0, +-1, +-2 set makes the products'
 //              rounding errors (which dominate: the transforms in float64 change little)
-//              2.5-3x larger through its 4/8 output coefficients; mixing 1/2 with -2 keeps
+//              larger through its 4/8 output coefficients; mixing 1/2 with -2 keeps
 //              A^T's and G's magnitudes balanced (the set Barabasz et al. found best for
 //              F(4,3)). Its B^T has 3 more non-zero terms; see docs/design-notes.md for the
 //              error and speed measured on real networks.

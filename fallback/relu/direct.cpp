@@ -9,7 +9,7 @@ template <class T> void relu_direct(const ElementwiseParams &p, const UnaryArgs<
     const T *in = a.input;
     T *out = a.output;
     parallel_for(p.n, int64_t(1) << 16, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) out[i] = in[i] < T(0) ? T(0) : in[i];
+        for (int64_t i = b; i < e; ++i) out[i] = relu_of<T>(in[i]);
     });
 }
 

@@ -7,7 +7,7 @@
 namespace ai3::fallback {
 
 template <class T> void relu6_direct(const ElementwiseParams &p, const UnaryArgs<T> &a) {
-    detail::pointwise(p.n, a.input, a.output, [](T x) { return x < T(0) ? T(0) : (x > T(6) ? T(6) : x); });
+    detail::pointwise(p.n, a.input, a.output, [](T x) { return relu6_of<T>(x); });
 }
 
 template void relu6_direct<float>(const ElementwiseParams &, const UnaryArgs<float> &);

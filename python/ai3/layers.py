@@ -103,7 +103,8 @@ class Layer:
         """The layer :meth:`state` describes."""
         cls = _LAYER_TYPES.get(state.get("type")) if isinstance(state, dict) else None
         if cls is None:
-            raise InvalidInputError(f"not an ai3 layer state (unknown type {getattr(state, 'get', dict)('type')!r})")
+            found = state.get("type") if isinstance(state, dict) else type(state).__name__
+            raise InvalidInputError(f"not an ai3 layer state (unknown type {found!r})")
         return cls._rebuild(state)
 
     def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:

@@ -256,13 +256,15 @@ def swap_conv2d(
         shapes = [by_id.get(id(m)) for m in convs]
     chosen = select("conv2d", algos, convs, shapes)
     names = {id(m): n for n, m in module.named_modules()}
-    for m, algo in zip(convs, chosen):
-        _normalise_conv(m, names.get(id(m)) or type(m).__name__)
-        why = _core.conv2d_refusal(algo, m.kernel_size, m.stride, m.dilation, m.groups)
+    for m, algo in zip(convs, chosen):  # every check before any module changes
+        n = names.get(id(m)) or type(m).__name__
+        why = _core.conv2d_refusal(algo, pair(m.kernel_size, f"{n}.kernel_size"), pair(m.stride, f"{n}.stride"),
+                                   pair(m.dilation, f"{n}.dilation"), m.groups)
         if why:
             raise UnsupportedError(f"swap_conv2d: conv2d {names.get(id(m)) or '(the module)'!s} "
                                    f"({nn.Conv2d.extra_repr(m)}) cannot run {algo!r}: {why}")
     for m, algo in zip(convs, chosen):
+        _normalise_conv(m, names.get(id(m)) or type(m).__name__)
         m.__class__ = Conv2d
         m.algorithm = algo
         m.ai3_device = dev

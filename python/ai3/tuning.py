@@ -163,6 +163,9 @@ def tune(
             continue
         times: Dict[str, float] = {}
         for algo in cands:
+            if _core.conv2d_refusal(algo, tuple(wshape[2:]), stride, dil, groups):
+                bar.update(1)
+                continue  # winograd on a layer it cannot run
             layer = conv_layer_for(wshape, has_bias, stride, pads, dil, groups, mode, algo)
             out = torch.empty(layer.out_shape(list(in_shape)), dtype=tdt)
 
@@ -170,10 +173,7 @@ def tune(
                 layer.forward_with(x.data_ptr(), list(in_shape), w.data_ptr(), 0 if b is None else b.data_ptr(),
                                    out.data_ptr(), dt)
 
-            try:
-                times[algo] = _time(run, repeats)
-            except NotImplementedError:
-                pass  # winograd refusing a layer it cannot run
+            times[algo] = _time(run, repeats)
             bar.update(1)
         if not times:
             raise UnsupportedError(f"none of the algorithms {cands} can run layer {name}")
@@ -197,8 +197,8 @@ def _layer_input_shapes(model: Any, shape: Tuple[int, ...]) -> List[Tuple[int, .
             shapes.append(shape)
             shape = layer.out_shape(shape)
         return shapes
-    values = model.buffer_plan(shape, model.dtype or "float32")["shapes"]
-    return [tuple(values[ins[0]]) for ins in model.inputs]
+    values = model._core.value_shapes(list(shape), model.dtype or "float32")
+    return [values[ins[0]] for ins in model.inputs]
 
 
 def _forget_resolutions(module: Any) -> None:
@@ -208,10 +208,7 @@ def _forget_resolutions(module: Any) -> None:
 
     forget_layers()
     if isinstance(module, Model):
-        for layer in module.layers:
-            layer._core.clear_cache()
-        if module.inputs is not None:
-            module._core.clear_cache()  # the graph's per-shape plans hold resolved kernels too
+        module._core.clear_cache()  # its plans (fusion included) and every layer's kernels
 
 
 class _NoBar:

@@ -7,7 +7,6 @@ namespace ai3::sk {
 template <typename T> inline void relu(sycl::nd_item<1> it, const T *x, T *y, int64_t n) {
     int64_t i = int64_t(it.get_global_id(0));
     if (i >= n) return;
-    T v = x[i];
-    y[i] = v < T(0) ? T(0) : v;
+    y[i] = relu_of<T>(x[i]);
 }
 } // namespace ai3::sk

@@ -189,7 +189,7 @@ template <class T> struct Winograd final : ConvBase<T> {
     Scratch<int> flags_; // [0]: the input held a NaN/inf this call; [1]: the weights of U do
     const T *u_weight = nullptr;
     uint64_t u_version = 0, u_fp = 0;
-    bool have_u = false;
+    bool have_u = false, u_finite = true;
     sk::WinogradParams wp;
     Direct<T> exact_; // runs a call whose input or weights are not all finite
 
@@ -201,9 +201,9 @@ template <class T> struct Winograd final : ConvBase<T> {
         wp.tiles_w = sk::ceil_div(p.Q, 2);
         wp.tiles = p.N * wp.tiles_h * wp.tiles_w;
     }
+    // The refusal comes before exact_'s construction (a member initialiser).
     static const Conv2dParams &refused_or(const Conv2dParams &p) {
-        const std::string why = conv2d_refusal("winograd", p);
-        if (!why.empty()) throw Unimplemented(why);
+        check_conv2d_runs("winograd", p);
         return p;
     }
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &a) override {
@@ -218,11 +218,15 @@ template <class T> struct Winograd final : ConvBase<T> {
             if (!have_u) this->qs.q.memset(U, 0, u_size * sizeof(T)); // the packed blocks' padding rows
             this->qs.q.memset(flags + 1, 0, sizeof(int));
             launch_winograd_filter<T>(this->qs, range3(1, p.K, Cg), w, U, flags, p);
+            int raised = 0; // once per weights: calls with non-finite weights skip winograd
+            this->qs.q.memcpy(&raised, flags + 1, sizeof(int)).wait_and_throw();
+            u_finite = !raised;
             u_weight = a.weight;
             u_version = a.weight_version;
             u_fp = fp;
             have_u = true;
         }
+        if (!u_finite) return run_exact(x, w, b, y, a);
         T *V = v_.get(this->qs, std::size_t(16 * p.C * T_ + sk::kGemmSlack));
         T *M = m_.get(this->qs, std::size_t(16 * p.K * T_));
         this->qs.q.memset(flags, 0, sizeof(int));
@@ -244,9 +248,9 @@ template <class T> struct Winograd final : ConvBase<T> {
         launch_gemm<T>(this->qs, gemm_range(16 * G, g), static_cast<const T *>(U),
                        static_cast<const T *>(V), static_cast<const T *>(nullptr), M, g);
         launch_winograd_output<T>(this->qs, range3(p.K, 1, T_), static_cast<const T *>(M), b, y, wp);
-        int raised[2] = {0, 0};
-        this->qs.q.memcpy(raised, flags, sizeof(raised)).wait_and_throw();
-        if (raised[0] || raised[1]) run_exact(x, w, b, y, a);
+        int raised = 0; // the input transform met a NaN or an infinity
+        this->qs.q.memcpy(&raised, flags, sizeof(int)).wait_and_throw();
+        if (raised) run_exact(x, w, b, y, a);
     }
     // The call again as the convolution itself, over what winograd wrote.
     void run_exact(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &a) {

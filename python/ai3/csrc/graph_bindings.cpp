@@ -170,6 +170,14 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
              })
         .def("out_shape", [](const Graph &g, const Shape &in) { return py::tuple(py::cast(g.out_shape(in))); })
         .def(
+            "value_shapes",
+            [h](const Graph &g, const Shape &in, const std::string &dtype) {
+                py::list out;
+                for (auto &s : g.value_shapes(in, h.parse_dtype(dtype))) out.append(py::tuple(py::cast(s)));
+                return out;
+            },
+            py::arg("shape"), py::arg("dtype") = "float32", "The shape of every value for this input (0: the input).")
+        .def(
             "plan",
             [h](const Graph &g, const Shape &in, const std::string &dtype) {
                 auto p = g.plan(in, h.parse_dtype(dtype));

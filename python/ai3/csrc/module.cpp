@@ -395,8 +395,12 @@ PYBIND11_MODULE(_core, m) {
     py::class_<Model, std::shared_ptr<Model>>(m, "Model")
         .def(py::init<std::vector<std::shared_ptr<Layer>>>(), py::arg("layers"))
         .def_property_readonly("layers", &Model::layers)
-        .def("set_profiling", &Model::set_profiling, py::arg("on"))
-        .def("layer_seconds", &Model::layer_seconds)
+        // The GIL is released before the model's lock: a forward holds that lock while
+        // a TorchFunction layer takes the GIL.
+        .def("set_profiling", &Model::set_profiling, py::arg("on"), py::call_guard<py::gil_scoped_release>())
+        .def("layer_seconds", &Model::layer_seconds, py::call_guard<py::gil_scoped_release>())
+        .def("clear_cache", &Model::clear_cache, py::call_guard<py::gil_scoped_release>(),
+             "Drop the plan and every layer's kernels (they are rebuilt on the next call).")
         .def("out_shape", [](const Model &mo, const Shape &in) { return py::tuple(py::cast(mo.out_shape(in))); })
         .def(
             "forward",
