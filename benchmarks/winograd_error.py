@@ -4,8 +4,10 @@ For each network (random weights, eval mode, a fixed random input), runs torch i
 float64 as the reference, then torch float32 and ai3's swap_conv2d float32 with each
 algorithm choice, and prints the relative error max|y - ref| / max|ref| of the
 network's output, the median over --seeds inputs (random networks like timm's
-amplify rounding errors ~100x, so one input's max error is noisy). Winograd's tile can be forced with AI3_WINOGRAD_TILE=2|4 (each
-choice runs in its own subprocess so the setting applies from import).
+amplify rounding errors 100-10000x, so one input's max error is noisy), drawn from
+--input (randn: N(0, 1); rand: U[0, 1), which such networks amplify far more).
+Winograd's tile can be forced with AI3_WINOGRAD_TILE=2|4 (each choice runs in its own
+subprocess so the setting applies from import).
 
     python benchmarks/winograd_error.py --models efficientnet_b0 resnet50 --algos default direct
     python benchmarks/winograd_error.py --timm efficientnetv2_rw_t --size 160
@@ -38,7 +40,7 @@ def build(name: str, timm_model: bool):
     return getattr(torchvision.models, name)().eval()
 
 
-def run_one(name: str, timm_model: bool, size: int, algo: str, seeds: int) -> Dict[str, float]:
+def run_one(name: str, timm_model: bool, size: int, algo: str, seeds: int, dist: str) -> Dict[str, float]:
     """Errors of torch float32 and of ai3 with `algo`, relative to torch float64 (medians over inputs)."""
     import copy
 
@@ -56,7 +58,9 @@ def run_one(name: str, timm_model: bool, size: int, algo: str, seeds: int) -> Di
     errs: Dict[str, List[float]] = {"torch_f32": [], "ai3": [], "ai3_vs_torch_f32": []}
     with torch.no_grad():
         for seed in range(1, seeds + 1):
-            x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+            gen = torch.Generator().manual_seed(seed)
+            draw = torch.randn if dist == "randn" else torch.rand
+            x = draw(1, 3, size, size, generator=gen)
             ref = ref_net(x.double())
             scale = ref.abs().max().item()
             t, y = net(x), swapped(x)
@@ -89,10 +93,11 @@ def main() -> None:
     ap.add_argument("--algos", nargs="*", default=["default", "direct", "winograd-where-it-applies"])
     ap.add_argument("--tiles", nargs="*", default=["auto", "2", "4"],
                     help="AI3_WINOGRAD_TILE settings for the winograd choices ('auto': the kernel's rule)")
-    ap.add_argument("--one", nargs=5, metavar=("NAME", "TIMM", "SIZE", "ALGO", "SEEDS"), help=argparse.SUPPRESS)
+    ap.add_argument("--input", choices=["randn", "rand"], default="randn", help="input distribution")
+    ap.add_argument("--one", nargs=6, metavar=("NAME", "TIMM", "SIZE", "ALGO", "SEEDS", "INPUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
-        print(json.dumps(run_one(a.one[0], a.one[1] == "1", int(a.one[2]), a.one[3], int(a.one[4]))))
+        print(json.dumps(run_one(a.one[0], a.one[1] == "1", int(a.one[2]), a.one[3], int(a.one[4]), a.one[5])))
         return
     rows: List[tuple] = []
     for name, is_timm in [(m, False) for m in a.models] + [(m, True) for m in a.timm]:
@@ -102,7 +107,7 @@ def main() -> None:
                 env.pop("AI3_WINOGRAD_TILE", None)
                 if tile != "auto":
                     env["AI3_WINOGRAD_TILE"] = tile
-                r = subprocess.run([sys.executable, __file__, "--one", name, "1" if is_timm else "0", str(a.size), algo, str(a.seeds)],
+                r = subprocess.run([sys.executable, __file__, "--one", name, "1" if is_timm else "0", str(a.size), algo, str(a.seeds), a.input],
                                    capture_output=True, text=True, env=env)
                 if r.returncode != 0:
                     print(f"{name} {algo} tile={tile}: failed: {r.stderr.strip().splitlines()[-1:]}")

@@ -1,6 +1,6 @@
 """Shared helpers for ai3's Python test suite.
 
-* ONE tolerance policy for the whole suite (DESIGN.md, "Tests and benchmarks"):
+* ONE tolerance policy for the whole suite (docs/architecture.md, "Contracts"):
   a single layer float32 ``atol=rtol=1e-4``, float64 ``1e-10``; a whole network:
   ``max|ai3 - torch| / max|torch|`` below ``1e-4`` (float32; ``1e-10`` float64).
 * ``forbid_torch_ops``: a ``TorchDispatchMode`` that fails if given aten ops run,
@@ -51,7 +51,7 @@ def _pair(v: Any) -> Tuple[int, int]:
 
 
 def conv_refuses(algo: str, conv: torch.nn.Conv2d) -> bool:
-    """Whether DESIGN.md allows ``algo`` to refuse this conv: only 'winograd' outside
+    """Whether the refusal rule (docs/architecture.md) allows ``algo`` to refuse this conv: only 'winograd' outside
     3x3 / stride 1 / dilation 1 (everything else must handle every nn.Conv2d)."""
     if algo != "winograd":
         return False

@@ -152,7 +152,7 @@ def layer_from(ref: nn.Conv2d, algo: str) -> ai3.layers.Conv2D:
 
 
 def check(run, expected, algo, ref):
-    """``run()`` matches ``expected``; or, where DESIGN.md lets ``algo`` refuse this conv (only winograd
+    """``run()`` matches ``expected``; or, where the refusal rule lets ``algo`` refuse this conv (only winograd
     outside 3x3/stride 1/dilation 1), raises UnsupportedError naming the algorithm."""
     if conv_refuses(algo, ref):  # even for an empty batch: the refusal does not depend on the data
         with pytest.raises(ai3.UnsupportedError, match=algo):

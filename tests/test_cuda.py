@@ -227,7 +227,7 @@ def _winograd_applies(cfg) -> bool:
 
 
 def _may_refuse(algo: str, cfg, dtype) -> bool:
-    """Only winograd refuses, and only outside 3x3/stride 1/dilation 1 (DESIGN.md): where cuDNN
+    """Only winograd refuses, and only outside 3x3/stride 1/dilation 1 (docs/architecture.md): where cuDNN
     has no Winograd kernel (float64, ...) ai3's own F(2x2, 3x3) runs the layer."""
     return algo == "winograd" and not _winograd_applies(cfg)
 
