@@ -17,7 +17,10 @@ enum class Activation : uint8_t { none = 0, relu = 1, relu6 = 2 };
 // and keeps the value. Always inlined: the SIMD kernels call these from code compiled
 // under an ISA's target pragma, where an out-of-line copy (built for the baseline ISA)
 // would pass the vectors through memory.
-#if defined(__GNUC__) || defined(__clang__)
+// Under nvcc the same functions are device functions too (CUDA's kernels call them).
+#if defined(__CUDACC__)
+#define AI3_ALWAYS_INLINE __forceinline__ __host__ __device__
+#elif defined(__GNUC__) || defined(__clang__)
 #define AI3_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define AI3_ALWAYS_INLINE inline
@@ -31,6 +34,17 @@ template <class T, class V = T> AI3_ALWAYS_INLINE V activate(Activation a, V v) 
     if (a == Activation::relu) return relu_of<T, V>(v);
     if (a == Activation::relu6) return relu6_of<T, V>(v);
     return v;
+}
+// torch's hardsigmoid and hardswish (aten/src/ATen/native/cpu/Activation.cpp): x + 3
+// clamped to [0, 6], then / 6; the clamp keeps a NaN (both comparisons are false), and
+// hardswish(-inf) = -inf * 0 = NaN as in torch. Every backend's kernel calls these.
+template <class T> AI3_ALWAYS_INLINE T hardsigmoid_of(T x) {
+    const T r = x + T(3);
+    return (r < T(0) ? T(0) : (r > T(6) ? T(6) : r)) / T(6);
+}
+template <class T> AI3_ALWAYS_INLINE T hardswish_of(T x) {
+    const T r = x + T(3);
+    return x * (r < T(0) ? T(0) : (r > T(6) ? T(6) : r)) / T(6);
 }
 // x - x is 0 for finite x and NaN for NaN and +-inf: a test with no <cmath>, so SYCL
 // device code shares it (the build keeps IEEE semantics, see CMakeLists.txt).
@@ -50,7 +64,7 @@ struct Conv2dParams {
     int64_t K = 0, R = 0, S = 0;        // weight is K x (C/groups) x R x S
     int64_t P = 0, Q = 0;               // output spatial size
     int64_t stride_h = 1, stride_w = 1;
-    int64_t pad_h = 0, pad_w = 0;       // leading (top, left) zero padding
+    int64_t pad_h = 0, pad_w = 0; // leading (top, left) zero padding
     int64_t dil_h = 1, dil_w = 1;
     int64_t groups = 1;
     bool has_bias = false;
@@ -108,10 +122,10 @@ struct Pool2dParams {
     int64_t kh = 1, kw = 1;
     int64_t stride_h = 1, stride_w = 1;
     int64_t pad_h = 0, pad_w = 0;
-    int64_t dil_h = 1, dil_w = 1;       // maxpool only
+    int64_t dil_h = 1, dil_w = 1; // maxpool only
     int64_t P = 0, Q = 0;
-    bool count_include_pad = true;      // avgpool only
-    int64_t divisor_override = 0;       // avgpool only; 0 = none
+    bool count_include_pad = true; // avgpool only
+    int64_t divisor_override = 0;  // avgpool only; 0 = none
 };
 
 template <class T> struct UnaryArgs {
@@ -202,7 +216,7 @@ constexpr int kMaxRank = 8;
 
 struct BinaryParams {
     int rank = 0;
-    int64_t shape[kMaxRank] = {};                 // output shape
+    int64_t shape[kMaxRank] = {}; // output shape
     int64_t a_stride[kMaxRank] = {}, b_stride[kMaxRank] = {};
 };
 

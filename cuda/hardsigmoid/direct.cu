@@ -1,4 +1,4 @@
-// hardsigmoid on the GPU: min(max(x + 3, 0), 6) / 6, torch's formula (NaN propagates). In place is fine.
+// hardsigmoid on the GPU: ai3::hardsigmoid_of, torch's formula (NaN propagates). In place is fine.
 #include "pointwise.cuh"
 
 namespace ai3::cuda {
@@ -6,10 +6,7 @@ namespace ai3::cuda {
 namespace {
 
 template <class T> struct HardsigmoidFn {
-    __device__ T operator()(T x) const {
-        const T r = x + T(3);
-        return (r < T(0) ? T(0) : (r > T(6) ? T(6) : r)) / T(6);
-    }
+    __device__ T operator()(T x) const { return hardsigmoid_of<T>(x); }
 };
 
 template <class T> void launch_hardsigmoid(const ElementwiseParams &p, const T *in, T *out, cudaStream_t s) {

@@ -1,5 +1,5 @@
-// hardswish on the GPU: x * min(max(x + 3, 0), 6) / 6, torch's formula (a NaN fails both
-// comparisons and flows through, as in torch). In place is fine.
+// hardswish on the GPU: ai3::hardswish_of, torch's formula (NaN flows through, as in
+// torch). In place is fine.
 #include "pointwise.cuh"
 
 namespace ai3::cuda {
@@ -7,11 +7,7 @@ namespace ai3::cuda {
 namespace {
 
 template <class T> struct HardswishFn {
-    __device__ T operator()(T x) const {
-        const T r = x + T(3);
-        const T c = r < T(0) ? T(0) : (r > T(6) ? T(6) : r);
-        return x * c / T(6);
-    }
+    __device__ T operator()(T x) const { return hardswish_of<T>(x); }
 };
 
 template <class T> void launch_hardswish(const ElementwiseParams &p, const T *in, T *out, cudaStream_t s) {

@@ -8,7 +8,7 @@ namespace {
 template <class T> __global__ void relu_kernel(const T *in, T *out, int64_t n) {
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
         const T v = in[i];
-        out[i] = v < T(0) ? T(0) : v;
+        out[i] = relu_of<T>(v);
     }
 }
 

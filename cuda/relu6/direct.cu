@@ -6,9 +6,7 @@ namespace ai3::cuda {
 namespace {
 
 template <class T> struct ReLU6Fn {
-    __device__ T operator()(T x) const {
-        return x < T(0) ? T(0) : (x > T(6) ? T(6) : x);
-    }
+    __device__ T operator()(T x) const { return relu6_of<T>(x); }
 };
 
 template <class T> void launch_relu6(const ElementwiseParams &p, const T *in, T *out, cudaStream_t s) {

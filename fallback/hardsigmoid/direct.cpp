@@ -7,7 +7,7 @@
 namespace ai3::fallback {
 
 template <class T> void hardsigmoid_direct(const ElementwiseParams &p, const UnaryArgs<T> &a) {
-    detail::pointwise(p.n, a.input, a.output, [](T x) { return x <= T(-3) ? T(0) : (x >= T(3) ? T(1) : x / T(6) + T(0.5)); });
+    detail::pointwise(p.n, a.input, a.output, [](T x) { return hardsigmoid_of<T>(x); });
 }
 
 template void hardsigmoid_direct<float>(const ElementwiseParams &, const UnaryArgs<float> &);

@@ -1,4 +1,4 @@
-// hardswish: x * relu6(x + 3) / 6 (torch.nn.Hardswish). In place (input == output) is fine.
+// hardswish: x * relu6(x + 3) / 6 (torch.nn.Hardswish; the formula is ai3::hardswish_of). In place (input == output) is fine.
 #include "../kernels.hpp"
 #include "../pointwise.hpp"
 
@@ -7,7 +7,7 @@
 namespace ai3::fallback {
 
 template <class T> void hardswish_direct(const ElementwiseParams &p, const UnaryArgs<T> &a) {
-    detail::pointwise(p.n, a.input, a.output, [](T x) { return x * (x <= T(-3) ? T(0) : (x >= T(3) ? T(1) : x / T(6) + T(0.5))); });
+    detail::pointwise(p.n, a.input, a.output, [](T x) { return hardswish_of<T>(x); });
 }
 
 template void hardswish_direct<float>(const ElementwiseParams &, const UnaryArgs<float> &);

@@ -8,7 +8,6 @@ namespace ai3::sk {
 template <typename T> inline void hardswish(sycl::nd_item<1> it, const T *x, T *y, int64_t n) {
     int64_t i = int64_t(it.get_global_id(0));
     if (i >= n) return;
-    T v = x[i];
-    y[i] = v * (v <= T(-3) ? T(0) : (v >= T(3) ? T(1) : v / T(6) + T(0.5)));
+    y[i] = hardswish_of<T>(x[i]);
 }
 } // namespace ai3::sk
