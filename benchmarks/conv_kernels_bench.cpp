@@ -24,7 +24,9 @@ using namespace ai3;
 
 namespace {
 
-struct Layer { int64_t C, K, HW; };
+struct Layer {
+    int64_t C, K, HW;
+};
 const Layer kVgg16[] = {{3, 64, 224},   {64, 64, 224},  {64, 128, 112}, {128, 128, 112}, {128, 256, 56},
                         {256, 256, 56}, {256, 256, 56}, {256, 512, 28}, {512, 512, 28},  {512, 512, 28},
                         {512, 512, 14}, {512, 512, 14}, {512, 512, 14}};
@@ -42,7 +44,8 @@ template <class T> int bench(int reps, const std::vector<std::string> &algos) {
         p.N = 1, p.C = l.C, p.H = l.HW, p.W = l.HW, p.K = l.K, p.R = 3, p.S = 3, p.P = l.HW, p.Q = l.HW;
         p.pad_h = p.pad_w = 1;
         p.has_bias = true;
-        std::vector<T> in(size_t(p.C * p.H * p.W)), w(size_t(p.K * p.C * 9)), b(size_t(p.K)), out(size_t(p.K * p.P * p.Q));
+        std::vector<T> in(size_t(p.C * p.H * p.W)), w(size_t(p.K * p.C * 9)), b(size_t(p.K)),
+            out(size_t(p.K * p.P * p.Q));
         for (auto &x : in) x = T(d(rng));
         for (auto &x : w) x = T(d(rng));
         for (auto &x : b) x = T(d(rng));

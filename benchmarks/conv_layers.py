@@ -27,9 +27,9 @@ import torch.nn.functional as F
 
 import ai3
 from ai3 import bench
+from ai3._convert import conv_padding
 from ai3.bench import compare, make_model
 from ai3.ops import conv2d as ai3_conv2d
-from ai3._convert import conv_padding
 
 
 def conv_layers(model_name: str, batch: int, size: int):
@@ -78,7 +78,8 @@ def main() -> None:
 
     print(f"{args.model} conv layers, batch {args.batch}, {args.dtype}, {torch.get_num_threads()} threads "
           f"(torch {torch.__version__}, ai3 {ai3.__version__}, {platform.processor() or platform.machine()})")
-    header = f"{'#':>3} {'layer (C->K, k, s, HxW)':<28} {'torch ms':>9} " + " ".join(f"{a[:12]:>12}" for a in algorithms)
+    header = (f"{'#':>3} {'layer (C->K, k, s, HxW)':<28} {'torch ms':>9} "
+              + " ".join(f"{a[:12]:>12}" for a in algorithms))
     print(header)
     rows: List[Dict] = []
     ratios: Dict[str, List[float]] = {a: [] for a in algorithms}

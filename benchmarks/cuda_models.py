@@ -30,10 +30,10 @@ from typing import Dict, List
 
 import torch
 
-import ai3
-
 # The same GPU check and interleaved timing as the per-layer benchmark (run from benchmarks/).
 from cuda_conv import compare, need_gpu  # noqa: E402
+
+import ai3
 
 DEFAULT_MODELS = ["resnet50", "mobilenet_v2", "vgg16"]
 # torchvision constructors that need arguments to build without pretrained weights.

@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; ++i) thread_counts.push_back(std::atoi(argv[i]));
     if (thread_counts.empty()) thread_counts = {1, 2};
     const Shape shapes[] = {
-        {64, 50176, 27, false},   {64, 50176, 576, false}, {128, 12544, 576, false}, {128, 12544, 1152, false},
+        {64, 50176, 27, false},   {64, 50176, 576, false},  {128, 12544, 576, false}, {128, 12544, 1152, false},
         {256, 3136, 1152, false}, {256, 3136, 2304, false}, {512, 784, 2304, false},  {512, 784, 4608, false},
         {512, 196, 4608, false},  {1, 4096, 25088, true},   {64, 4096, 25088, true},
     };

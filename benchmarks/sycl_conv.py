@@ -112,7 +112,8 @@ def main() -> int:
         results[algo] = {"geomean": geo, "ratios": ratios}
         print(f"{algo:22s} geomean torch/ai3 = {geo:.2f}x over {len(ratios)} layers", flush=True)
     (cold, warm) = first_call(args.device, "default")
-    print(f"first call (64->64, 56x56, default), fresh process: cold cache {cold[0]:.2f} s (then {cold[1] * 1e3:.1f} ms), "
+    print(f"first call (64->64, 56x56, default), fresh process: cold cache {cold[0]:.2f} s "
+          f"(then {cold[1] * 1e3:.1f} ms), "
           f"warm cache {warm[0]:.2f} s (then {warm[1] * 1e3:.1f} ms)")
     results["first_call"] = {"cold": cold, "warm": warm}
     if args.json:

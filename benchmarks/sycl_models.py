@@ -59,8 +59,8 @@ def bench_model(name: str, device: str, size: int, repeats: int, warmup: int) ->
             torch_t.append(_time(lambda: model(x)))
             ai3_t.append(_time(lambda: fast(x)))
     t, a = statistics.median(torch_t), statistics.median(ai3_t)
-    return {"torch_s": t, "ai3_s": a, "ratio": t / a, "ratio_min": min(torch_t) / min(ai3_t), "rel_err": err, "swap_s": swap_s, "first_call_s": first_s,
-            "torch_all": torch_t, "ai3_all": ai3_t}
+    return {"torch_s": t, "ai3_s": a, "ratio": t / a, "ratio_min": min(torch_t) / min(ai3_t), "rel_err": err,
+            "swap_s": swap_s, "first_call_s": first_s, "torch_all": torch_t, "ai3_all": ai3_t}
 
 
 def main() -> int:
@@ -82,7 +82,8 @@ def main() -> int:
         r = bench_model(name, args.device, args.size, args.repeats, args.warmup)
         results[name] = r
         print(f"{name:16s} torch {r['torch_s'] * 1e3:8.1f} ms  ai3 {r['ai3_s'] * 1e3:8.1f} ms  "
-              f"torch/ai3 {r['ratio']:5.2f}x (minima {r['ratio_min']:5.2f}x)  rel.err {r['rel_err']:.1e}  (swap {r['swap_s']:.2f} s, "
+              f"torch/ai3 {r['ratio']:5.2f}x (minima {r['ratio_min']:5.2f}x)  rel.err {r['rel_err']:.1e}  "
+              f"(swap {r['swap_s']:.2f} s, "
               f"first call {r['first_call_s']:.2f} s)", flush=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import os
+import statistics
 import subprocess
 import sys
 from typing import Dict, List
@@ -94,7 +94,8 @@ def main() -> None:
     ap.add_argument("--tiles", nargs="*", default=["auto", "2", "4"],
                     help="AI3_WINOGRAD_TILE settings for the winograd choices ('auto': the kernel's rule)")
     ap.add_argument("--input", choices=["randn", "rand"], default="randn", help="input distribution")
-    ap.add_argument("--one", nargs=6, metavar=("NAME", "TIMM", "SIZE", "ALGO", "SEEDS", "INPUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--one", nargs=6, metavar=("NAME", "TIMM", "SIZE", "ALGO", "SEEDS", "INPUT"),
+                    help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
         print(json.dumps(run_one(a.one[0], a.one[1] == "1", int(a.one[2]), a.one[3], int(a.one[4]), a.one[5])))
@@ -107,8 +108,8 @@ def main() -> None:
                 env.pop("AI3_WINOGRAD_TILE", None)
                 if tile != "auto":
                     env["AI3_WINOGRAD_TILE"] = tile
-                r = subprocess.run([sys.executable, __file__, "--one", name, "1" if is_timm else "0", str(a.size), algo, str(a.seeds), a.input],
-                                   capture_output=True, text=True, env=env)
+                one = [name, "1" if is_timm else "0", str(a.size), algo, str(a.seeds), a.input]
+                r = subprocess.run([sys.executable, __file__, "--one", *one], capture_output=True, text=True, env=env)
                 if r.returncode != 0:
                     print(f"{name} {algo} tile={tile}: failed: {r.stderr.strip().splitlines()[-1:]}")
                     continue

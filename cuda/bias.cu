@@ -5,7 +5,8 @@ namespace ai3::cuda {
 
 namespace {
 template <class T>
-__global__ void add_bias_kernel(T *__restrict__ y, const T *__restrict__ b, int64_t total, int64_t inner, int64_t channels) {
+__global__ void add_bias_kernel(T *__restrict__ y, const T *__restrict__ b, int64_t total, int64_t inner,
+                                int64_t channels) {
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
         y[i] += b[(i / inner) % channels];
 }

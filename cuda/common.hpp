@@ -29,20 +29,20 @@ const char *cublas_status_name(cublasStatus_t s);
 
 } // namespace ai3::cuda
 
-#define AI3_CUDA_CHECK(call)                                                                                 \
-    do {                                                                                                     \
-        cudaError_t ai3_e_ = (call);                                                                         \
-        if (ai3_e_ != cudaSuccess) ::ai3::cuda::throw_cuda(ai3_e_, #call, __FILE__, __LINE__);                \
+#define AI3_CUDA_CHECK(call)                                                                                           \
+    do {                                                                                                               \
+        cudaError_t ai3_e_ = (call);                                                                                   \
+        if (ai3_e_ != cudaSuccess) ::ai3::cuda::throw_cuda(ai3_e_, #call, __FILE__, __LINE__);                         \
     } while (0)
-#define AI3_CUDNN_CHECK(call)                                                                                \
-    do {                                                                                                     \
-        cudnnStatus_t ai3_s_ = (call);                                                                       \
-        if (ai3_s_ != CUDNN_STATUS_SUCCESS) ::ai3::cuda::throw_cudnn(ai3_s_, #call, __FILE__, __LINE__);      \
+#define AI3_CUDNN_CHECK(call)                                                                                          \
+    do {                                                                                                               \
+        cudnnStatus_t ai3_s_ = (call);                                                                                 \
+        if (ai3_s_ != CUDNN_STATUS_SUCCESS) ::ai3::cuda::throw_cudnn(ai3_s_, #call, __FILE__, __LINE__);               \
     } while (0)
-#define AI3_CUBLAS_CHECK(call)                                                                               \
-    do {                                                                                                     \
-        cublasStatus_t ai3_s_ = (call);                                                                      \
-        if (ai3_s_ != CUBLAS_STATUS_SUCCESS) ::ai3::cuda::throw_cublas(ai3_s_, #call, __FILE__, __LINE__);    \
+#define AI3_CUBLAS_CHECK(call)                                                                                         \
+    do {                                                                                                               \
+        cublasStatus_t ai3_s_ = (call);                                                                                \
+        if (ai3_s_ != CUBLAS_STATUS_SUCCESS) ::ai3::cuda::throw_cublas(ai3_s_, #call, __FILE__, __LINE__);             \
     } while (0)
 // After a kernel launch: launch errors (bad configuration, no kernel image for
 // this GPU) surface here; errors during execution surface at the next sync.

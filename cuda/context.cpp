@@ -11,8 +11,8 @@ namespace ai3::cuda {
 
 void throw_cuda(cudaError_t e, const char *call, const char *file, int line) {
     cudaGetLastError(); // clear a sticky-free error so the next call starts clean
-    std::string msg = str("CUDA error ", cudaGetErrorName(e), ": ", cudaGetErrorString(e), " (in ", call, " at ",
-                          file, ":", line, ")");
+    std::string msg = str("CUDA error ", cudaGetErrorName(e), ": ", cudaGetErrorString(e), " (in ", call, " at ", file,
+                          ":", line, ")");
     if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || e == cudaErrorInvalidDevice)
         throw ValueError(msg); // a device that is not there: the caller's choice, not a crash
     throw RuntimeError(msg);
@@ -21,10 +21,9 @@ void throw_cuda(cudaError_t e, const char *call, const char *file, int line) {
 void throw_cudnn(cudnnStatus_t s, const char *call, const char *file, int line) {
     char detail[512] = {0};
     cudnnGetLastErrorString(detail, sizeof(detail));
-    std::string msg = str("cuDNN error ", cudnnGetErrorString(s), detail[0] ? ": " : "", detail, " (in ", call,
-                          " at ", file, ":", line, ")");
-    if (s == CUDNN_STATUS_NOT_SUPPORTED || s == CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH)
-        throw Unimplemented(msg);
+    std::string msg = str("cuDNN error ", cudnnGetErrorString(s), detail[0] ? ": " : "", detail, " (in ", call, " at ",
+                          file, ":", line, ")");
+    if (s == CUDNN_STATUS_NOT_SUPPORTED || s == CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH) throw Unimplemented(msg);
     if (s == CUDNN_STATUS_BAD_PARAM) throw ValueError(msg);
     throw RuntimeError(msg);
 }
@@ -113,8 +112,8 @@ bool is_device_pointer(const void *p, int device) {
     }
     if (a.type == cudaMemoryTypeManaged) return true;
     if (a.type != cudaMemoryTypeDevice) return false;
-    AI3_CHECK(a.device == device, ValueError, "a tensor is on cuda:", a.device, " but this ai3 layer runs on cuda:",
-              device);
+    AI3_CHECK(a.device == device, ValueError, "a tensor is on cuda:", a.device,
+              " but this ai3 layer runs on cuda:", device);
     return true;
 }
 
@@ -151,8 +150,8 @@ Context &context(int device, uintptr_t stream) {
     auto it = contexts().find(key);
     if (it != contexts().end()) return *it->second;
     int n = device_count();
-    AI3_CHECK(device >= 0 && device < n, ValueError, "CUDA device ", device, " does not exist (", n,
-              " visible: cuda:0", n > 1 ? str(" .. cuda:", n - 1) : std::string(), ")");
+    AI3_CHECK(device >= 0 && device < n, ValueError, "CUDA device ", device, " does not exist (", n, " visible: cuda:0",
+              n > 1 ? str(" .. cuda:", n - 1) : std::string(), ")");
     auto ctx = std::make_unique<Context>();
     ctx->device = device;
     ctx->stream = reinterpret_cast<cudaStream_t>(stream);
@@ -163,7 +162,8 @@ Context &context(int device, uintptr_t stream) {
     AI3_CUBLAS_CHECK(cublasCreate(&ctx->cublas));
     AI3_CUBLAS_CHECK(cublasSetStream(ctx->cublas, ctx->stream));
     // Exact float32 GEMMs (no TF32) unless asked, as for cuDNN above.
-    AI3_CUBLAS_CHECK(cublasSetMathMode(ctx->cublas, ctx->allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    AI3_CUBLAS_CHECK(
+        cublasSetMathMode(ctx->cublas, ctx->allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     Context *raw = ctx.release();
     contexts()[key] = raw;
     return *raw;

@@ -56,8 +56,7 @@ template <class Op, class T> using UnaryLaunch = void (*)(const typename Op::Par
 // Stages host pointers, launches, and copies a host output back: pooling, relu, pad.
 template <class Op, class T> class UnaryKernel final : public Kernel<Op, T> {
   public:
-    UnaryKernel(const typename Op::Params &p, const Device &dev, UnaryLaunch<Op, T> launch, int64_t in_n,
-                int64_t out_n)
+    UnaryKernel(const typename Op::Params &p, const Device &dev, UnaryLaunch<Op, T> launch, int64_t in_n, int64_t out_n)
         : p_(p), ctx_(context_of(dev)), launch_(launch), in_n_(std::size_t(in_n)), out_n_(std::size_t(out_n)) {}
     void run(const UnaryArgs<T> &a) override {
         if (out_n_ == 0) return;

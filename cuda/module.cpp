@@ -31,9 +31,7 @@ std::string unusable_reason() {
         int n = cuda::device_count();
         if (n == 0) return "no CUDA GPU found (cudaGetDeviceCount returned 0)";
         return "";
-    } catch (const std::exception &e) {
-        return e.what();
-    }
+    } catch (const std::exception &e) { return e.what(); }
 }
 
 } // namespace
@@ -76,9 +74,7 @@ PYBIND11_MODULE(_cuda, m) {
         py::arg("index"));
     m.def(
         "context",
-        [](int index, uintptr_t stream) {
-            return reinterpret_cast<uintptr_t>(&cuda::context(index, stream));
-        },
+        [](int index, uintptr_t stream) { return reinterpret_cast<uintptr_t>(&cuda::context(index, stream)); },
         py::arg("index"), py::arg("stream") = 0,
         "The device handle for (GPU index, cudaStream_t as an int; 0 = the legacy default stream).");
     m.def(
@@ -104,11 +100,12 @@ PYBIND11_MODULE(_cuda, m) {
         int cublas = 0;
         // cuBLAS's version needs no handle (and so no GPU).
         d["cublas"] = cublasGetProperty(MAJOR_VERSION, &cublas) == CUBLAS_STATUS_SUCCESS
-                          ? str(cublas, ".", [] {
-                                int v = 0;
-                                cublasGetProperty(MINOR_VERSION, &v);
-                                return v;
-                            }())
+                          ? str(cublas, ".",
+                                [] {
+                                    int v = 0;
+                                    cublasGetProperty(MINOR_VERSION, &v);
+                                    return v;
+                                }())
                           : "unknown";
         return d;
     });

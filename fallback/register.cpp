@@ -16,7 +16,8 @@ void register_fallback(Registry &r) {
     r.add_fn<Linear, linear_direct<float>, linear_direct<double>>("direct", Backend::cpu);
     r.add_fn<MaxPool2d, maxpool2d_direct<float>, maxpool2d_direct<double>>("direct", Backend::cpu);
     r.add_fn<AvgPool2d, avgpool2d_direct<float>, avgpool2d_direct<double>>("direct", Backend::cpu);
-    r.add_fn<AdaptiveAvgPool2d, adaptiveavgpool2d_direct<float>, adaptiveavgpool2d_direct<double>>("direct", Backend::cpu);
+    r.add_fn<AdaptiveAvgPool2d, adaptiveavgpool2d_direct<float>, adaptiveavgpool2d_direct<double>>("direct",
+                                                                                                   Backend::cpu);
     r.add_fn<ReLU, relu_direct<float>, relu_direct<double>>("direct", Backend::cpu);
     r.add_fn<Flatten, flatten_direct<float>, flatten_direct<double>>("direct", Backend::cpu);
     r.add_fn<BatchNorm2d, batchnorm2d_direct<float>, batchnorm2d_direct<double>>("direct", Backend::cpu);

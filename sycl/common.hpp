@@ -43,11 +43,11 @@ inline void raise_flag(int *flags, int i) {
 // over dimension 0 of the nd_range. Strides are in elements.
 struct GemmParams {
     int64_t M = 0, N = 0, K = 0;
-    int64_t lda_m = 0, lda_k = 0, a_batch = 0; // A[m, k] = A[m*lda_m + k*lda_k]
-    int64_t ldb_k = 0, ldb_n = 0, b_batch = 0; // B[k, n] = B[k*ldb_k + n*ldb_n]
-    int64_t ldc_m = 0, ldc_n = 1, c_batch = 0; // C[m, n] = C[m*ldc_m + n*ldc_n]
-    int64_t bias_batch = 0;                    // bias offset per batch entry
-    int64_t batch_inner = 1;                   // batch b = outer * batch_inner + inner;
+    int64_t lda_m = 0, lda_k = 0, a_batch = 0;                     // A[m, k] = A[m*lda_m + k*lda_k]
+    int64_t ldb_k = 0, ldb_n = 0, b_batch = 0;                     // B[k, n] = B[k*ldb_k + n*ldb_n]
+    int64_t ldc_m = 0, ldc_n = 1, c_batch = 0;                     // C[m, n] = C[m*ldc_m + n*ldc_n]
+    int64_t bias_batch = 0;                                        // bias offset per batch entry
+    int64_t batch_inner = 1;                                       // batch b = outer * batch_inner + inner;
     int64_t a_outer = 0, b_outer = 0, c_outer = 0, bias_outer = 0; // extra strides for outer
     bool has_bias = false;
 };

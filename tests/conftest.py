@@ -8,6 +8,7 @@ directory and is not importable from the repository root.
 from __future__ import annotations
 
 import atexit
+import collections
 import os
 import shutil
 import sys
@@ -24,8 +25,9 @@ sys.path.insert(0, os.path.dirname(__file__))  # `import helpers` from every tes
 os.environ["AI3_CACHE_DIR"] = _cache = tempfile.mkdtemp(prefix="ai3-tests-cache-")
 atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 
-import ai3  # noqa: E402
 from hypothesis import settings  # noqa: E402
+
+import ai3  # noqa: E402
 
 import helpers  # noqa: E402
 
@@ -36,6 +38,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ai3"))
 def pytest_report_header(config):
     return [f"ai3 {ai3.__version__} from {os.path.dirname(ai3.__file__)}; devices: {helpers.device_names()}",
             f"torch {torch.__version__}, threads {torch.get_num_threads()}"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per skip reason with its count (pytest's own -rs lists a reason once per
+    test location, so a missing GPU repeated itself dozens of times)."""
+    reasons: collections.Counter = collections.Counter()
+    for rep in terminalreporter.stats.get("skipped", []):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        reasons[reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason] += 1
+    if reasons:
+        terminalreporter.section("skipped tests, by reason")
+        for reason, n in reasons.most_common():
+            terminalreporter.write_line(f"{n:6d}  {reason}")
 
 
 @pytest.fixture(params=helpers.device_names())

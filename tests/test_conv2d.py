@@ -16,12 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 import ai3
+
 from helpers import (
     CONV_APPLE,
     CONV_ATEN,
+    CONV_BASELINE,
     CONV_IMPLEMENTED,
     CONV_META,
-    CONV_BASELINE,
     CONV_NOT_YET,
     DTYPES,
     assert_layer_close,

@@ -24,6 +24,7 @@ from torch import nn
 
 import ai3
 from ai3.devices import cuda_unusable_reason, resolve_device
+
 from helpers import (
     CONV_ATEN,
     DTYPES,
@@ -342,7 +343,8 @@ def test_other_layers_on_cuda_match_torch(dtype):
 
 
 @needs_gpu
-@pytest.mark.parametrize("algo", ["direct", "smm", "gemm", "implicit gemm", "implicit precomp gemm", "guess", "default"])
+@pytest.mark.parametrize("algo", ["direct", "smm", "gemm", "implicit gemm", "implicit precomp gemm", "guess",
+                                  "default"])
 def test_swap_backend_on_cuda_matches_torch(algo, exact_torch):
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, stride=2),
                         nn.ReLU(), nn.AdaptiveAvgPool2d((3, 3)), nn.Flatten(), nn.Linear(144, 10)).eval()
@@ -498,6 +500,7 @@ def test_every_layer_of_the_graph_models_has_a_cuda_kernel(name, kw, size):
     """What swap_backend builds for each network resolves to a registered CUDA kernel in both
     dtypes (the kernels themselves run in the GPU tests below)."""
     import ai3._cuda  # noqa: F401
+
     from test_models import make
 
     entries = _cuda_entries()
@@ -522,7 +525,8 @@ def _bn_case(shape):
             bn.bias.copy_(randn(shape[-3], dtype=dtype, seed=10))
         layer = ai3.layers.BatchNorm2D.from_torch(bn)
         # torch's reference runs where its input is (built here without a GPU for the coverage test)
-        ref = (lambda x: bn.to(x.device)(x.unsqueeze(0)).squeeze(0)) if len(shape) == 3 else (lambda x: bn.to(x.device)(x))
+        ref = ((lambda x: bn.to(x.device)(x.unsqueeze(0)).squeeze(0)) if len(shape) == 3
+               else (lambda x: bn.to(x.device)(x)))
         return layer, [randn(*shape, dtype=dtype)], ref
     return make
 

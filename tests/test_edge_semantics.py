@@ -14,7 +14,8 @@ from torch import nn
 
 import ai3
 from ai3 import layers as L
-from helpers import CONV_IMPLEMENTED, DTYPES, device_names, dtype_id, sycl_has_fp64
+
+from helpers import CONV_IMPLEMENTED, DTYPES, dtype_id, sycl_has_fp64
 
 
 def _skip_f64(device: str, dtype: torch.dtype) -> None:
@@ -81,7 +82,8 @@ def test_conv_on_an_empty_image_matches_torch(algo, device):
 
 # ---- 1-tuple conv arguments (torch accepts them) -------------------------------------------
 
-@pytest.mark.parametrize("kw", [dict(stride=(2,)), dict(dilation=(2,)), dict(stride=(2,), dilation=(2,), padding=(1,))], ids=str)
+@pytest.mark.parametrize("kw", [dict(stride=(2,)), dict(dilation=(2,)), dict(stride=(2,), dilation=(2,), padding=(1,))],
+                         ids=str)
 def test_one_tuple_conv_arguments_under_swap_conv2d(kw, device):
     torch.manual_seed(0)
     args = dict(kernel_size=3)

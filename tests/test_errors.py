@@ -3,10 +3,8 @@ that names the problem. Nothing may crash the interpreter."""
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from torch import nn
 
 import ai3
 from ai3 import layers as L
+
 from helpers import randn
 
 ALL_CONV = ai3.SUPPORTED_ALGORITHMS["conv2d"]
@@ -473,8 +472,10 @@ HOSTILE = [
     ("adaptive_out_2^62_elements", "ai3.Model([L.AdaptiveAvgPool2D((2**31, 2**31))])(torch.ones(1, 1, 1, 1))"),
     ("adaptive_out_4TiB", "ai3.Model([L.AdaptiveAvgPool2D((2**20, 2**20))])(torch.ones(1, 1, 1, 1))"),
     ("conv_padding_2^40", "L.Conv2D(torch.ones(1, 1, 1, 1), padding=2**40)(torch.ones(1, 1, 1, 1))"),
-    ("conv_direct_stride_2^30", "L.Conv2D(torch.ones(1, 1, 1, 1), stride=2**30, algorithm='direct')(torch.ones(1, 1, 5, 5))"),
-    ("conv_direct_stride_2^62", "L.Conv2D(torch.ones(1, 1, 1, 1), stride=2**62, algorithm='direct')(torch.ones(1, 1, 5, 5))"),
+    ("conv_direct_stride_2^30",
+     "L.Conv2D(torch.ones(1, 1, 1, 1), stride=2**30, algorithm='direct')(torch.ones(1, 1, 5, 5))"),
+    ("conv_direct_stride_2^62",
+     "L.Conv2D(torch.ones(1, 1, 1, 1), stride=2**62, algorithm='direct')(torch.ones(1, 1, 5, 5))"),
     ("conv_smm_stride_2^62", "L.Conv2D(torch.ones(1, 1, 1, 1), stride=2**62, algorithm='smm')(torch.ones(1, 1, 5, 5))"),
     ("conv_dilation_2^62", "L.Conv2D(torch.ones(1, 1, 3, 3), dilation=2**62)(torch.ones(1, 1, 5, 5))"),
     ("maxpool_kernel_2^40", "L.MaxPool2D(2**40, padding=2**39)(torch.ones(1, 1, 4, 4))"),  # once looped ~250 s

@@ -1,5 +1,5 @@
 """swap_conv2d's fusion: a swapped conv and the ReLU/ReLU6 after it in an nn.Sequential run as
-one pass (ai3.swap.Sequential), with torch's results, gradients and hook semantics."""
+one pass (ai3.modules.Sequential), with torch's results, gradients and hook semantics."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ai3
+
 from helpers import CONV_IMPLEMENTED, DTYPES, assert_layer_close, dtype_id, randn
 
 ACTS = {"relu": lambda: nn.ReLU(), "relu inplace": lambda: nn.ReLU(inplace=True), "relu6": lambda: nn.ReLU6()}
@@ -53,7 +54,7 @@ def test_fused_pairs_match_torch_forward_and_backward(act, algo, dtype, monkeypa
     ref = net(act, dtype)
     m = copy.deepcopy(ref)
     ai3.swap_conv2d(m, algo)
-    assert type(m) is ai3.swap.Sequential
+    assert type(m) is ai3.modules.Sequential
     x = randn(2, 3, 10, 10, dtype=dtype).mul(3)
     counting = Counting(monkeypatch)
     xa, xr = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
@@ -169,7 +170,7 @@ def test_state_dict_deepcopy_and_pickle_are_unchanged():
     assert list(m.state_dict()) == list(ref.state_dict())
     x = randn(1, 3, 10, 10)
     for other in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
-        assert type(other) is ai3.swap.Sequential
+        assert type(other) is ai3.modules.Sequential
         with torch.no_grad():
             assert_layer_close(other(x), ref(x))
     buf = io.BytesIO()

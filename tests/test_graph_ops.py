@@ -11,6 +11,7 @@ from torch import nn
 
 import ai3
 from ai3 import layers as L
+
 from helpers import DTYPES, assert_layer_close, assert_network_close, dtype_id, forbid_torch_ops, randn
 
 DT = pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)

@@ -12,6 +12,7 @@ import torchvision
 from torch import nn
 
 import ai3
+
 from helpers import DTYPES, assert_layer_close, assert_network_close, dtype_id, randn
 from test_models import make
 

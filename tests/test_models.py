@@ -17,6 +17,7 @@ import torchvision
 from torch import nn
 
 import ai3
+
 from helpers import MODEL_ATEN, assert_network_close, forbid_torch_ops, randn
 
 #: everything ai3's graph form replaces (MODEL_ATEN plus the graph ops).

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import ai3
+
 from helpers import CONV_IMPLEMENTED, DTYPES, dtype_id, randn, sycl_test_device
 
 ALGOS = list(CONV_IMPLEMENTED) + ["default"]

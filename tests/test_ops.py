@@ -6,8 +6,6 @@ Each layer runs four ways: ``layer(torch)``, ``layer(numpy)``, ``ai3.Model([laye
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 import numpy as np
 import pytest
 import torch
@@ -16,6 +14,7 @@ from torch import nn
 
 import ai3
 from ai3 import layers as L
+
 from helpers import CONV_IMPLEMENTED, DTYPES, MODEL_ATEN, assert_layer_close, dtype_id, forbid_torch_ops, randn
 
 
@@ -313,7 +312,8 @@ def test_empty_model_is_identity():
 
 def test_layer_out_shape_matches_torch():
     x = randn(2, 3, 9, 10)
-    assert L.MaxPool2D(3, 2, 1, ceil_mode=True).out_shape(x.shape) == tuple(F.max_pool2d(x, 3, 2, 1, ceil_mode=True).shape)
+    expected = tuple(F.max_pool2d(x, 3, 2, 1, ceil_mode=True).shape)
+    assert L.MaxPool2D(3, 2, 1, ceil_mode=True).out_shape(x.shape) == expected
     assert L.AdaptiveAvgPool2D((4, None)).out_shape(x.shape) == (2, 3, 4, 10)
     assert L.Flatten(1, 2).out_shape(x.shape) == (2, 27, 10)
     assert L.Linear(torch.zeros(4, 10)).out_shape((5, 2, 10)) == (5, 2, 4)
@@ -443,7 +443,8 @@ def test_maxpool_not_fused_where_it_cannot_be(case):
             y = torch.relu(self.conv(x))
             return self.pool(y).sum() + y.sum()  # y is read by the pool and by the sum
 
-    net = TwoReaders().eval() if case == "two-readers" else nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), pool)
+    net = (TwoReaders().eval() if case == "two-readers"
+           else nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), pool))
     x = randn(1, 3, 9, 11)
     expected = net(x).detach()
     selector = {"conv2d": algo}

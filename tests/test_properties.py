@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
 import ai3
-import pytest
 
 from helpers import CONV_IMPLEMENTED, CONV_META, DTYPES, assert_layer_close, conv_refuses, randn
 

@@ -18,6 +18,7 @@ from torch import nn
 
 import ai3
 from ai3 import layers as L
+
 from helpers import device_names
 
 

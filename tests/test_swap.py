@@ -17,13 +17,14 @@ from torch import nn
 
 import ai3
 from ai3 import layers as L
+
 from helpers import (
     CONV_ATEN,
     CONV_IMPLEMENTED,
     MODEL_ATEN,
-    eligible,
     assert_layer_close,
     assert_network_close,
+    eligible,
     forbid_torch_ops,
     randn,
 )

@@ -28,6 +28,7 @@ import ai3
 from ai3 import _sycl_backend
 from ai3 import layers as L
 from ai3.devices import resolve_device
+
 from helpers import (
     CONV_ATEN,
     DTYPES,
@@ -266,7 +267,7 @@ def test_seed_example_swap_backend_selector_on_device():
             sb_out = model(input_data)
     assert torch.allclose(torch_out, sb_out, atol=1e-4)
     assert model.device.backend == "sycl"
-    convs = [l for l in model.layers if isinstance(l, L.Conv2D)]
+    convs = [layer for layer in model.layers if isinstance(layer, L.Conv2D)]
     assert [c.resolved_algorithm for c in convs] == ["direct", "smm"]
 
 
@@ -430,7 +431,7 @@ def test_calibrate_a_sycl_device_sets_that_backends_constants(tmp_path, monkeypa
 
 def test_measure_cpu_devices_times_both(tmp_path, monkeypatch):
     monkeypatch.setenv("AI3_CACHE_DIR", str(tmp_path))
-    got = _sycl_backend.measure_cpu_devices(repeats=1)
+    got = ai3.tuning.measure_cpu_devices(repeats=1)
     assert "cpu" in got and all(v > 0 for v in got.values())
     assert json.loads((tmp_path / "sycl-measurements.json").read_text()) == got
 
@@ -502,8 +503,8 @@ def test_aot_wrappers_compile_as_host_code_with_gxx():
     if gxx is None:
         pytest.skip("no g++")
     dist = md.distribution("intel-sycl-rt")
-    header = next((Path(str(dist.locate_file(f))) for f in dist.files or () if str(f).endswith("include/sycl/sycl.hpp")),
-                  None)
+    header = next((Path(str(dist.locate_file(f))) for f in dist.files or ()
+                   if str(f).endswith("include/sycl/sycl.hpp")), None)
     if header is None or not (REPO / "sycl" / "src").is_dir():
         pytest.skip("SYCL headers or the source tree are not available")
     include = header.parent.parent

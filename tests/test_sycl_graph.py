@@ -23,8 +23,17 @@ import ai3
 from ai3 import _sycl_backend
 from ai3 import layers as L
 from ai3.devices import resolve_device
-from helpers import (DTYPES, assert_layer_close, assert_network_close, dtype_id, forbid_torch_ops, randn,
-                     sycl_has_fp64, sycl_test_device)
+
+from helpers import (
+    DTYPES,
+    assert_layer_close,
+    assert_network_close,
+    dtype_id,
+    forbid_torch_ops,
+    randn,
+    sycl_has_fp64,
+    sycl_test_device,
+)
 from test_models import GRAPH_ATEN, make
 
 pytestmark = pytest.mark.skipif(not ai3.using_sycl(), reason=f"no SYCL device: {_sycl_backend.unavailable_reason()}")

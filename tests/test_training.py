@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ai3
+
 from helpers import CONV_IMPLEMENTED, assert_layer_close
 
 

@@ -11,8 +11,12 @@ inline const char *dtype_name(DType d) { return d == DType::f32 ? "float32" : "f
 inline std::size_t dtype_size(DType d) { return d == DType::f32 ? 4 : 8; }
 
 template <class T> struct dtype_of;
-template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
-template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };
+template <> struct dtype_of<float> {
+    static constexpr DType value = DType::f32;
+};
+template <> struct dtype_of<double> {
+    static constexpr DType value = DType::f64;
+};
 
 enum class Backend : uint8_t { cpu = 0, sycl = 1, cuda = 2, apple = 3 };
 

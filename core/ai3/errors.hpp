@@ -49,7 +49,7 @@ template <class... A> std::string str(const A &...a) {
 
 } // namespace ai3
 
-#define AI3_CHECK(cond, ExcType, ...)                                                              \
-    do {                                                                                           \
-        if (!(cond)) throw ::ai3::ExcType(::ai3::str(__VA_ARGS__));                                \
+#define AI3_CHECK(cond, ExcType, ...)                                                                                  \
+    do {                                                                                                               \
+        if (!(cond)) throw ::ai3::ExcType(::ai3::str(__VA_ARGS__));                                                    \
     } while (0)

@@ -22,8 +22,8 @@ namespace ai3 {
 class BatchNorm2dLayer final : public Layer {
   public:
     // weight/bias may be empty (affine=False).
-    BatchNorm2dLayer(Tensor running_mean, Tensor running_var, std::optional<Tensor> weight,
-                     std::optional<Tensor> bias, double eps, std::string algorithm);
+    BatchNorm2dLayer(Tensor running_mean, Tensor running_var, std::optional<Tensor> weight, std::optional<Tensor> bias,
+                     double eps, std::string algorithm);
     // y = x * scale + shift per channel: the folded form params() returns, taken back.
     BatchNorm2dLayer(Tensor scale, Tensor shift, std::string algorithm);
     const char *op() const override { return "batchnorm2d"; }
@@ -74,8 +74,8 @@ class BinaryLayer final : public Layer {
     // NHWC on 4-D operands: the same broadcasting over the stored (N, H, W, C) order
     // (an operand with 1x1 planes, an SE gate, is stored alike in both layouts).
     bool nhwc_capable(const std::vector<Shape> &in, DType, const Device &) const override;
-    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
-                      DType dtype, const Device &dev) override;
+    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out, DType dtype,
+                      const Device &dev) override;
 
   private:
     Kind kind_;

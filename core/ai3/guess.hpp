@@ -20,13 +20,13 @@ namespace ai3 {
 // Defaults: float32 on the reference machine, measured by ai3.calibrate() there
 // (2-core Zen 4, AVX-512, 2 threads); float64 uses builtin_f64 in guess.cpp.
 struct CostConstants {
-    double gemm_rate = 200e9;           // FLOP/s of the packed GEMM on well-shaped operands
-    double direct_rate = 130e9;         // FLOP/s of the blocked direct loop nest
-    double winograd_rate = 170e9;       // FLOP/s of winograd's batched products
-    double bandwidth = 34e9;            // bytes/s streaming through DRAM
-    double cache_bandwidth = 19e9;      // bytes/s of writing + reading a lowered panel (cache resident)
-    double gather_rate = 60e9;          // bytes/s the implicit GEMM's packing gathers (decoding indices)
-    double precomp_gather_rate = 60e9;  // the same with precomputed offsets
+    double gemm_rate = 200e9;          // FLOP/s of the packed GEMM on well-shaped operands
+    double direct_rate = 130e9;        // FLOP/s of the blocked direct loop nest
+    double winograd_rate = 170e9;      // FLOP/s of winograd's batched products
+    double bandwidth = 34e9;           // bytes/s streaming through DRAM
+    double cache_bandwidth = 19e9;     // bytes/s of writing + reading a lowered panel (cache resident)
+    double gather_rate = 60e9;         // bytes/s the implicit GEMM's packing gathers (decoding indices)
+    double precomp_gather_rate = 60e9; // the same with precomputed offsets
     bool measured = false;
 };
 

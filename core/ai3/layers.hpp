@@ -40,8 +40,7 @@ inline std::string resolve_simple(const std::string &algo) {
 // Different kernels, and different layers, still run concurrently.
 template <class K> class KernelRef {
   public:
-    KernelRef(std::shared_ptr<K> k, std::shared_ptr<std::mutex> mu)
-        : k_(std::move(k)), mu_(std::move(mu)), lk_(*mu_) {}
+    KernelRef(std::shared_ptr<K> k, std::shared_ptr<std::mutex> mu) : k_(std::move(k)), mu_(std::move(mu)), lk_(*mu_) {}
     K *operator->() const { return k_.get(); }
 
   private:
@@ -205,13 +204,15 @@ class Layer {
     }
 
     // One input, one output of as many elements, a single kernel (relu, flatten, reshape).
-    template <class Op> void run_unary(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
+    template <class Op>
+    void run_unary(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) {
         ElementwiseParams p{numel(in_shape)};
         if (p.n == 0) return;
         detail::with_dtype(dtype, [&](auto t) {
             using T = decltype(t);
-            cached_kernel<Op, T>(op(), in_shape, p, dev, [&] { return detail::resolve_simple(algorithm_); })
-                ->run({static_cast<const T *>(in), static_cast<T *>(out)});
+            cached_kernel<Op, T>(op(), in_shape, p, dev, [&] {
+                return detail::resolve_simple(algorithm_);
+            })->run({static_cast<const T *>(in), static_cast<T *>(out)});
         });
     }
 
@@ -243,21 +244,21 @@ class Conv2dLayer final : public Layer {
     Shape out_shape(const Shape &in) const override;
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     void forward_with(const void *in, const Shape &in_shape, const void *weight, const void *bias, void *out,
-                      DType dtype, const Device &dev, uint64_t weight_version = 0,
-                      Activation act = Activation::none, bool max_pool = false, Layout layout = Layout::nchw);
+                      DType dtype, const Device &dev, uint64_t weight_version = 0, Activation act = Activation::none,
+                      bool max_pool = false, Layout layout = Layout::nchw);
     // forward() followed by an activation (and, with max_pool, a 2x2/2 max pool: `out`
     // is then the pooled output) in the same pass over the output (CPU fallback only:
     // other backends' kernels do not read Conv2dParams::act / max_pool_2x2).
-    void forward_fused(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev,
-                       Activation act, bool max_pool = false, Layout layout = Layout::nchw);
+    void forward_fused(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev, Activation act,
+                       bool max_pool = false, Layout layout = Layout::nchw);
     // NHWC: the algorithm this layer runs has an NHWC kernel for this input (direct on a
     // depthwise layer, smm/gemm on a 1x1/stride 1/unpadded/one-group layer, zeros
     // padding, planes up to 28x28, CPU; guess/default take whichever fits);
     // depthwise layers are the ones that gain (no short rows).
     bool nhwc_capable(const std::vector<Shape> &in, DType dtype, const Device &dev) const override;
     bool nhwc_gains(const std::vector<Shape> &in, DType dtype, const Device &dev) const override;
-    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
-                      DType dtype, const Device &dev) override;
+    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out, DType dtype,
+                      const Device &dev) override;
     // Whether `next`, reading this layer's output for input `in`, is a max pool this
     // layer can apply in its epilogue: MaxPool2d(2, 2) left to ai3 ("default"), on the
     // CPU, when this layer runs winograd (the kernel that implements the fused pool).
@@ -356,8 +357,8 @@ class AdaptiveAvgPool2dLayer final : public Layer {
     // NHWC to a 1x1 output (a classifier head's global average): the mean over the
     // stored (N, H*W, C) middle dimension, so an NHWC region runs on into the pool.
     bool nhwc_capable(const std::vector<Shape> &in, DType dtype, const Device &dev) const override;
-    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
-                      DType dtype, const Device &dev) override;
+    void forward_nhwc(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out, DType dtype,
+                      const Device &dev) override;
 
   private:
     int64_t out_h_, out_w_;
@@ -370,9 +371,7 @@ class ReLULayer final : public Layer {
     Shape out_shape(const Shape &in) const override { return in; }
     void forward(const void *in, const Shape &in_shape, void *out, DType dtype, const Device &dev) override;
     bool elementwise() const override { return true; }
-    Activation as_epilogue() const override {
-        return algorithm() == "default" ? Activation::relu : Activation::none;
-    }
+    Activation as_epilogue() const override { return algorithm() == "default" ? Activation::relu : Activation::none; }
     bool layout_free() const override { return true; }
 };
 

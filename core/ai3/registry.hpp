@@ -27,11 +27,9 @@ template <class Op, class T> struct AI3_EXPORT Kernel {
     virtual std::string runs() const { return {}; }
 };
 
-template <class Op, class T>
-using KernelPtr = std::unique_ptr<Kernel<Op, T>>;
+template <class Op, class T> using KernelPtr = std::unique_ptr<Kernel<Op, T>>;
 
-template <class Op, class T>
-using Factory = KernelPtr<Op, T> (*)(const typename Op::Params &, const Device &);
+template <class Op, class T> using Factory = KernelPtr<Op, T> (*)(const typename Op::Params &, const Device &);
 
 // Most kernels are plain functions of (params, args) with no per-shape state.
 template <class Op, class T>
@@ -54,10 +52,8 @@ struct KernelKey {
 // would be their own copy) and fill it from their module init.
 class AI3_EXPORT Registry {
   public:
-    template <class Op, class T>
-    void add(const std::string &algorithm, Backend backend, Factory<Op, T> factory) {
-        entries_[key(Op::name, algorithm, backend, dtype_of<T>::value)] =
-            reinterpret_cast<void (*)()>(factory);
+    template <class Op, class T> void add(const std::string &algorithm, Backend backend, Factory<Op, T> factory) {
+        entries_[key(Op::name, algorithm, backend, dtype_of<T>::value)] = reinterpret_cast<void (*)()>(factory);
     }
 
     // A function kernel for float and double in one registration line.
@@ -79,9 +75,9 @@ class AI3_EXPORT Registry {
     // Like find, but a missing entry is a typed error naming all four parts of the key.
     template <class Op, class T> Factory<Op, T> get(const std::string &algorithm, Backend backend) const {
         if (auto f = find<Op, T>(algorithm, backend)) return f;
-        throw Unimplemented(str("no kernel registered for op '", Op::name, "', algorithm '", algorithm,
-                                "', backend '", backend_name(backend), "', dtype ",
-                                dtype_name(dtype_of<T>::value), available(Op::name, backend)));
+        throw Unimplemented(str("no kernel registered for op '", Op::name, "', algorithm '", algorithm, "', backend '",
+                                backend_name(backend), "', dtype ", dtype_name(dtype_of<T>::value),
+                                available(Op::name, backend)));
     }
 
     std::vector<KernelKey> list() const {

@@ -44,7 +44,8 @@ BatchNorm2dLayer::BatchNorm2dLayer(Tensor scale, Tensor shift, std::string algor
 BatchNorm2dLayer::BatchNorm2dLayer(Tensor mean, Tensor var, std::optional<Tensor> weight, std::optional<Tensor> bias,
                                    double eps, std::string algorithm)
     : Layer(std::move(algorithm)) {
-    AI3_CHECK(mean.shape().size() == 1, ValueError, "batchnorm2d running_mean must be 1-D, got ", shape_str(mean.shape()));
+    AI3_CHECK(mean.shape().size() == 1, ValueError, "batchnorm2d running_mean must be 1-D, got ",
+              shape_str(mean.shape()));
     const Shape cs = mean.shape();
     const DType d = mean.dtype();
     AI3_CHECK(var.shape() == cs, ValueError, "batchnorm2d running_var must have shape ", shape_str(cs));
@@ -87,8 +88,9 @@ void BatchNorm2dLayer::forward(const void *in, const Shape &in_shape, void *out,
     if (p.N * p.C * p.HW == 0) return;
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
-        cached_kernel<BatchNorm2d, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            ->run({static_cast<const T *>(in), scale_.data_as<T>(), shift_.data_as<T>(), static_cast<T *>(out)});
+        cached_kernel<BatchNorm2d, T>(op(), in_shape, p, dev, [&] {
+            return resolve_simple(algorithm_);
+        })->run({static_cast<const T *>(in), scale_.data_as<T>(), shift_.data_as<T>(), static_cast<T *>(out)});
     });
 }
 
@@ -133,9 +135,7 @@ void PointwiseLayer::forward(const void *in, const Shape &in_shape, void *out, D
 
 // ---- add / mul -------------------------------------------------------------------------
 
-Shape BinaryLayer::out_shape(const Shape &) const {
-    throw ValueError(str(op(), " takes two inputs"));
-}
+Shape BinaryLayer::out_shape(const Shape &) const { throw ValueError(str(op(), " takes two inputs")); }
 
 Shape BinaryLayer::out_shape_n(const std::vector<Shape> &in) const {
     AI3_CHECK(in.size() == 2, ValueError, op(), " takes two inputs, got ", in.size());
@@ -216,8 +216,8 @@ Shape CatLayer::out_shape_n(const std::vector<Shape> &in) const {
         AI3_CHECK(s.size() == f.size(), ValueError, "cat inputs must have the same rank, got ", shape_str(f), " and ",
                   shape_str(s));
         for (std::size_t i = 0; i < s.size(); ++i)
-            AI3_CHECK(int64_t(i) == d || s[i] == f[i], ValueError, "cat inputs must match except in dim ", d,
-                      ", got ", shape_str(f), " and ", shape_str(s));
+            AI3_CHECK(int64_t(i) == d || s[i] == f[i], ValueError, "cat inputs must match except in dim ", d, ", got ",
+                      shape_str(f), " and ", shape_str(s));
         out[d] += s[d];
     }
     return out;
@@ -246,8 +246,9 @@ void CatLayer::forward_n(const std::vector<const void *> &in, const std::vector<
         using T = decltype(t);
         std::vector<const T *> ptrs(in.size());
         for (std::size_t i = 0; i < in.size(); ++i) ptrs[i] = static_cast<const T *>(in[i]);
-        cached_kernel<Cat, T>(op(), key, p, dev, [&] { return resolve_simple(algorithm_); })
-            ->run({ptrs.data(), static_cast<T *>(out)});
+        cached_kernel<Cat, T>(op(), key, p, dev, [&] {
+            return resolve_simple(algorithm_);
+        })->run({ptrs.data(), static_cast<T *>(out)});
     });
 }
 
@@ -261,8 +262,8 @@ SplitLayer::SplitLayer(int64_t dim, int64_t start, int64_t length, std::string a
 Shape SplitLayer::out_shape(const Shape &in) const {
     AI3_CHECK(!in.empty(), ValueError, "split cannot take a zero-dimensional tensor");
     int64_t d = norm_dim("split", dim_, int64_t(in.size()));
-    AI3_CHECK(start_ + len_ <= in[d], ValueError, "split piece [", start_, ", ", start_ + len_,
-              ") is outside dim ", d, " of input shape ", shape_str(in));
+    AI3_CHECK(start_ + len_ <= in[d], ValueError, "split piece [", start_, ", ", start_ + len_, ") is outside dim ", d,
+              " of input shape ", shape_str(in));
     Shape out = in;
     out[d] = len_;
     return out;
@@ -282,8 +283,9 @@ void SplitLayer::forward(const void *in, const Shape &in_shape, void *out, DType
     p.len = len_;
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
-        cached_kernel<Split, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            ->run({static_cast<const T *>(in), static_cast<T *>(out)});
+        cached_kernel<Split, T>(op(), in_shape, p, dev, [&] {
+            return resolve_simple(algorithm_);
+        })->run({static_cast<const T *>(in), static_cast<T *>(out)});
     });
 }
 
@@ -335,8 +337,9 @@ void PermuteLayer::forward(const void *in, const Shape &in_shape, void *out, DTy
     }
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
-        cached_kernel<Permute, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            ->run({static_cast<const T *>(in), static_cast<T *>(out)});
+        cached_kernel<Permute, T>(op(), in_shape, p, dev, [&] {
+            return resolve_simple(algorithm_);
+        })->run({static_cast<const T *>(in), static_cast<T *>(out)});
     });
 }
 
@@ -428,8 +431,9 @@ void MeanLayer::forward(const void *in, const Shape &in_shape, void *out, DType 
     if (p.outer * p.inner == 0) return;
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
-        cached_kernel<Mean, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            ->run({static_cast<const T *>(in), static_cast<T *>(out)});
+        cached_kernel<Mean, T>(op(), in_shape, p, dev, [&] {
+            return resolve_simple(algorithm_);
+        })->run({static_cast<const T *>(in), static_cast<T *>(out)});
     });
 }
 
@@ -482,7 +486,7 @@ void LayerNormLayer::forward(const void *in, const Shape &in_shape, void *out, D
         using T = decltype(t);
         cached_kernel<LayerNorm, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
             ->run({static_cast<const T *>(in), weight_ ? weight_->data_as<T>() : nullptr,
-                  bias_ ? bias_->data_as<T>() : nullptr, static_cast<T *>(out)});
+                   bias_ ? bias_->data_as<T>() : nullptr, static_cast<T *>(out)});
     });
 }
 
@@ -499,8 +503,8 @@ void ConstantLayer::forward(const void *, const Shape &, void *out, DType dtype,
 
 void ConstantLayer::forward_n(const std::vector<const void *> &, const std::vector<Shape> &, void *out, DType dtype,
                               const Device &dev) {
-    AI3_CHECK(dtype == value_.dtype(), TypeError, "constant of dtype ", dtype_name(value_.dtype()),
-              " used in a ", dtype_name(dtype), " graph");
+    AI3_CHECK(dtype == value_.dtype(), TypeError, "constant of dtype ", dtype_name(value_.dtype()), " used in a ",
+              dtype_name(dtype), " graph");
     if (!value_.nbytes()) return;
     if (DeviceOps *ops = registry().device_ops(dev.backend))
         ops->copy(out, value_.data(), value_.nbytes(), dev);
@@ -550,7 +554,8 @@ Graph::Graph(std::vector<std::shared_ptr<Layer>> layers, std::vector<std::vector
                   a < 0 ? std::string("one or more") : std::to_string(a), " inputs, got ", n);
         for (int v : inputs_[i])
             AI3_CHECK(v >= 0 && v <= int(i), ValueError, "ai3 graph: layer ", i, " (", layers_[i]->op(),
-                      ") reads value ", v, ", which is not computed before it (values: 0 = the input, k = layer k-1's "
+                      ") reads value ", v,
+                      ", which is not computed before it (values: 0 = the input, k = layer k-1's "
                       "output; layers must be in topological order)");
         if (auto d = layers_[i]->param_dtype()) {
             AI3_CHECK(!dtype_ || *dtype_ == *d, TypeError, "ai3 graph layers mix parameter dtypes ",
@@ -572,9 +577,7 @@ std::vector<Shape> Graph::value_shapes(const Shape &in, DType) const {
         try {
             shapes.push_back(layers_[i]->out_shape_n(ins));
             checked_numel(shapes.back());
-        } catch (const ValueError &e) {
-            throw ValueError(str("layer ", i, " (", layers_[i]->op(), "): ", e.what()));
-        }
+        } catch (const ValueError &e) { throw ValueError(str("layer ", i, " (", layers_[i]->op(), "): ", e.what())); }
     }
     return shapes;
 }
@@ -600,7 +603,7 @@ Graph::Plan Graph::plan_writing(const Shape &in, DType dtype, const std::vector<
     // A root's storage is live until the last read of it or of any view of it.
     std::vector<int> last(nv, -1);
     for (int i = 0; i < int(layers_.size()); ++i) {
-        if (writes && (*writes)[i] < 0) continue; // absorbed: reads nothing, writes nothing
+        if (writes && (*writes)[i] < 0) continue;           // absorbed: reads nothing, writes nothing
         last[root[i + 1]] = std::max(last[root[i + 1]], i); // produced here (a dead value frees right after)
         for (std::size_t j = 0; j < inputs_[i].size(); ++j)
             if (layers_[i]->reads_input(int(j))) last[root[inputs_[i][j]]] = std::max(last[root[inputs_[i][j]]], i);
@@ -671,7 +674,9 @@ void Graph::plan_fusion(DType dtype, const Device &dev) {
             ++readers[std::size_t(u)];
             reader[std::size_t(u)] = i;
         }
-    auto sole_reader = [&](int v) { return v != output_ && readers[std::size_t(v)] == 1 ? reader[std::size_t(v)] : -1; };
+    auto sole_reader = [&](int v) {
+        return v != output_ && readers[std::size_t(v)] == 1 ? reader[std::size_t(v)] : -1;
+    };
     for (int i = 0; i < n; ++i) {
         auto *conv = dynamic_cast<Conv2dLayer *>(layers_[i].get());
         const int v = i + 1, j = sole_reader(v);
@@ -791,8 +796,8 @@ void Graph::plan_layouts(DType dtype, const Device &dev) {
     }
 }
 
-const void *Graph::convert(const void *src, const Shape &shape, Layout from, Layout to, DType dtype,
-                           const Device &dev, std::size_t slot, void *dst) {
+const void *Graph::convert(const void *src, const Shape &shape, Layout from, Layout to, DType dtype, const Device &dev,
+                           std::size_t slot, void *dst) {
     if (from == to || layout_neutral(shape)) return src;
     if (!dst) {
         if (conv_bufs_.size() <= slot) conv_bufs_.resize(slot + 1);
@@ -869,20 +874,17 @@ Tensor Graph::forward(const void *in, const Shape &in_shape, DType dtype, const 
                 if (fused_[i] >= 2) {
                     const int code = fused_[i] - 2;
                     static_cast<Conv2dLayer &>(l).forward_fused(ptrs[0], shapes[0], data(fused_out_[i]), dtype, dev,
-                                                                 Activation(code % 3), code >= 3, run_as);
+                                                                Activation(code % 3), code >= 3, run_as);
                 } else if (run_as == Layout::nhwc) {
                     l.forward_nhwc(ptrs, shapes, data(v), dtype, dev);
                 } else {
                     l.forward_n(ptrs, shapes, data(v), dtype, dev);
                 }
             });
-        } catch (const ValueError &e) {
-            throw ValueError(str("layer ", i, " (", l.op(), "): ", e.what()));
-        }
+        } catch (const ValueError &e) { throw ValueError(str("layer ", i, " (", l.op(), "): ", e.what())); }
     }
     Tensor result(plan_.shapes[output_], dtype);
-    if (result.nbytes() && layout_[std::size_t(output_)] == Layout::nhwc &&
-        !layout_neutral(plan_.shapes[output_])) {
+    if (result.nbytes() && layout_[std::size_t(output_)] == Layout::nhwc && !layout_neutral(plan_.shapes[output_])) {
         convert(data(output_), plan_.shapes[output_], Layout::nhwc, Layout::nchw, dtype, dev, 0, result.data());
     } else if (result.nbytes()) {
         if (ops) {

@@ -13,8 +13,8 @@
 namespace ai3 {
 
 const std::vector<std::string> &conv2d_concrete_algorithms() {
-    static const std::vector<std::string> algos{"winograd", "implicit precomp gemm", "gemm", "smm", "implicit gemm",
-                                                "direct"};
+    static const std::vector<std::string> algos{"winograd", "implicit precomp gemm", "gemm",
+                                                "smm",      "implicit gemm",         "direct"};
     return algos;
 }
 
@@ -275,8 +275,10 @@ template <class T> CostConstants calibrate_t(DType dtype, const Device &dev) {
     const double esize = double(sizeof(T));
     const double lowered = 128.0 * 9 * 28 * 28 * esize;
     const double gemm_t = conv2d_cost("smm", ref, dtype, zero_traffic);
-    if (double t = time_kernel<T>("gemm", ref, dev)) c.cache_bandwidth = solve_rate(2 * lowered, t, gemm_t, c.cache_bandwidth);
-    if (double t = time_kernel<T>("implicit gemm", ref, dev)) c.gather_rate = solve_rate(lowered, t, gemm_t, c.gather_rate);
+    if (double t = time_kernel<T>("gemm", ref, dev))
+        c.cache_bandwidth = solve_rate(2 * lowered, t, gemm_t, c.cache_bandwidth);
+    if (double t = time_kernel<T>("implicit gemm", ref, dev))
+        c.gather_rate = solve_rate(lowered, t, gemm_t, c.gather_rate);
     if (double t = time_kernel<T>("implicit precomp gemm", ref, dev))
         c.precomp_gather_rate = solve_rate(lowered, t, gemm_t, c.precomp_gather_rate);
     if (double t = time_kernel<T>("direct", ref, dev)) {

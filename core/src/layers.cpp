@@ -28,8 +28,8 @@ using detail::resolve_simple;
 using detail::with_dtype;
 
 void check_image_rank(const char *op, const Shape &in) {
-    AI3_CHECK(in.size() == 3 || in.size() == 4, ValueError, op, " expects a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape ",
-              shape_str(in));
+    AI3_CHECK(in.size() == 3 || in.size() == 4, ValueError, op,
+              " expects a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape ", shape_str(in));
 }
 
 // Split a 3-D/4-D image shape into (N, C, H, W).
@@ -77,8 +77,8 @@ void Layer::forward_nhwc(const std::vector<const void *> &in, const std::vector<
     forward_n(in, in_shapes, out, dtype, dev);
 }
 
-void Layer::forward_n(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out,
-                      DType dtype, const Device &dev) {
+void Layer::forward_n(const std::vector<const void *> &in, const std::vector<Shape> &in_shapes, void *out, DType dtype,
+                      const Device &dev) {
     AI3_CHECK(in.size() == 1 && in_shapes.size() == 1, ValueError, op(), " takes one input, got ", in.size());
     forward(in[0], in_shapes[0], out, dtype, dev);
 }
@@ -99,8 +99,8 @@ Conv2dLayer::Conv2dLayer(Tensor weight, std::optional<Tensor> bias, Conv2dConfig
 
 Conv2dLayer::Conv2dLayer(Shape weight_shape, bool has_bias, Conv2dConfig cfg, std::string algorithm)
     : Layer(std::move(algorithm)), wshape_(std::move(weight_shape)), has_bias_(has_bias), cfg_(cfg) {
-    AI3_CHECK(wshape_.size() == 4, ValueError, "conv2d weight must be 4-D (out_channels, in_channels/groups, kH, kW), got shape ",
-              shape_str(wshape_));
+    AI3_CHECK(wshape_.size() == 4, ValueError,
+              "conv2d weight must be 4-D (out_channels, in_channels/groups, kH, kW), got shape ", shape_str(wshape_));
     for (auto d : wshape_) AI3_CHECK(d > 0, ValueError, "conv2d weight has an empty dimension: ", shape_str(wshape_));
     AI3_CHECK(cfg_.groups >= 1, ValueError, "conv2d groups must be positive, got ", cfg_.groups);
     AI3_CHECK(wshape_[0] % cfg_.groups == 0, ValueError, "conv2d out_channels (", wshape_[0],
@@ -111,8 +111,10 @@ Conv2dLayer::Conv2dLayer(Shape weight_shape, bool has_bias, Conv2dConfig cfg, st
               ", ", cfg_.dil_w, ")");
     AI3_CHECK(cfg_.pad_top >= 0 && cfg_.pad_bottom >= 0 && cfg_.pad_left >= 0 && cfg_.pad_right >= 0, ValueError,
               "conv2d padding must be non-negative");
-    for (int64_t v : {cfg_.stride_h, cfg_.stride_w, cfg_.dil_h, cfg_.dil_w, cfg_.groups}) check_param("conv2d", "stride/dilation/groups", v);
-    for (int64_t v : {cfg_.pad_top, cfg_.pad_bottom, cfg_.pad_left, cfg_.pad_right}) check_param("conv2d", "padding", v);
+    for (int64_t v : {cfg_.stride_h, cfg_.stride_w, cfg_.dil_h, cfg_.dil_w, cfg_.groups})
+        check_param("conv2d", "stride/dilation/groups", v);
+    for (int64_t v : {cfg_.pad_top, cfg_.pad_bottom, cfg_.pad_left, cfg_.pad_right})
+        check_param("conv2d", "padding", v);
     for (int64_t v : wshape_) check_param("conv2d", "weight dimension", v);
 }
 
@@ -126,9 +128,9 @@ Shape Conv2dLayer::out_shape(const Shape &in) const {
     int64_t N, C, H, W;
     nchw(in, N, C, H, W);
     int64_t K = wshape_[0], Cg = wshape_[1], R = wshape_[2], S = wshape_[3];
-    AI3_CHECK(C == Cg * cfg_.groups, ValueError, "conv2d expected input with ", Cg * cfg_.groups,
-              " channels (weight ", shape_str(wshape_), ", groups=", cfg_.groups, "), but got ", C,
-              " channels (input shape ", shape_str(in), ")");
+    AI3_CHECK(C == Cg * cfg_.groups, ValueError, "conv2d expected input with ", Cg * cfg_.groups, " channels (weight ",
+              shape_str(wshape_), ", groups=", cfg_.groups, "), but got ", C, " channels (input shape ", shape_str(in),
+              ")");
     if (cfg_.padding_mode != PadMode::zeros) {
         int64_t ph = std::max(cfg_.pad_top, cfg_.pad_bottom), pw = std::max(cfg_.pad_left, cfg_.pad_right);
         if (cfg_.padding_mode == PadMode::reflect)
@@ -259,8 +261,7 @@ void Conv2dLayer::run(const T *in, const Shape &in_shape, const T *w, const T *b
         } else {
             padded = scratch<T>(count, kScratchLayer);
         }
-        cached_kernel<Pad2d, T>("pad2d", in_shape, pp, dev, [] { return std::string("direct"); })
-            ->run({in, padded});
+        cached_kernel<Pad2d, T>("pad2d", in_shape, pp, dev, [] { return std::string("direct"); })->run({in, padded});
         in = padded;
     }
     auto k = cached_kernel<Conv2d, T>(tag, in_shape, p, dev, [&] {
@@ -281,8 +282,8 @@ bool Conv2dLayer::can_fuse_max_pool(const Layer &next, const Shape &in, DType dt
     if (!pool || dev.backend != Backend::cpu || pool->kind() != Pool2dLayer::max || pool->algorithm() != "default")
         return false;
     const Pool2dConfig &c = pool->config();
-    if (c.kh != 2 || c.kw != 2 || c.stride_h != 2 || c.stride_w != 2 || c.pad_h != 0 || c.pad_w != 0 ||
-        c.dil_h != 1 || c.dil_w != 1)
+    if (c.kh != 2 || c.kw != 2 || c.stride_h != 2 || c.stride_w != 2 || c.pad_h != 0 || c.pad_w != 0 || c.dil_h != 1 ||
+        c.dil_w != 1)
         return false;
     const Conv2dParams p = params_for(in);
     // ceil_mode adds a last, partial window only where a size is odd.
@@ -310,8 +311,8 @@ std::string Conv2dLayer::nhwc_algorithm(const Shape &in) const {
     const Conv2dParams p = params_for(in);
     if (p.H * p.W > kNhwcMaxPlane || p.P * p.Q > kNhwcMaxPlane) return "";
     const bool depthwise = p.groups == p.C && p.K == p.C;
-    const bool pointwise = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
-                           p.pad_w == 0 && p.groups == 1 && p.P == p.H && p.Q == p.W;
+    const bool pointwise = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0 &&
+                           p.groups == 1 && p.P == p.H && p.Q == p.W;
     // guess/default leave the kernel to ai3: in NHWC the one there is for the layer.
     if (algorithm_ == "guess" || algorithm_ == "default") return depthwise ? "direct" : pointwise ? "gemm" : "";
     if (algorithm_ == "direct") return depthwise ? algorithm_ : "";
@@ -333,8 +334,8 @@ void Conv2dLayer::forward_nhwc(const std::vector<const void *> &in, const std::v
 }
 
 void Conv2dLayer::forward_with(const void *in, const Shape &in_shape, const void *w, const void *b, void *out,
-                               DType dtype, const Device &dev, uint64_t weight_version, Activation act,
-                               bool max_pool, Layout layout) {
+                               DType dtype, const Device &dev, uint64_t weight_version, Activation act, bool max_pool,
+                               Layout layout) {
     AI3_CHECK(!has_bias_ || b != nullptr, ValueError, "conv2d layer has a bias but none was given");
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
@@ -347,8 +348,8 @@ void Conv2dLayer::forward_with(const void *in, const Shape &in_shape, const void
 
 LinearLayer::LinearLayer(Tensor weight, std::optional<Tensor> bias, std::string algorithm)
     : Layer(std::move(algorithm)), weight_(std::move(weight)), bias_(std::move(bias)) {
-    AI3_CHECK(weight_.shape().size() == 2, ValueError, "linear weight must be 2-D (out_features, in_features), got shape ",
-              shape_str(weight_.shape()));
+    AI3_CHECK(weight_.shape().size() == 2, ValueError,
+              "linear weight must be 2-D (out_features, in_features), got shape ", shape_str(weight_.shape()));
     if (bias_) {
         AI3_CHECK(bias_->shape() == Shape{weight_.shape()[0]}, ValueError, "linear bias must have shape (",
                   weight_.shape()[0], ",), got ", shape_str(bias_->shape()));
@@ -381,7 +382,7 @@ void LinearLayer::forward(const void *in, const Shape &in_shape, void *out, DTyp
         using T = decltype(t);
         auto k = cached_kernel<Linear, T>("linear", in_shape, p, dev, [&] { return resolve_simple(algorithm_); });
         k->run({static_cast<const T *>(in), weight_.data_as<T>(), bias_ ? bias_->data_as<T>() : nullptr,
-               static_cast<T *>(out)});
+                static_cast<T *>(out)});
     });
 }
 
@@ -422,9 +423,9 @@ Shape Pool2dLayer::out_shape(const Shape &in) const {
     nchw(in, N, C, H, W);
     int64_t P = pool_out(H, cfg_.kh, cfg_.pad_h, cfg_.stride_h, cfg_.dil_h, cfg_.ceil_mode);
     int64_t Q = pool_out(W, cfg_.kw, cfg_.pad_w, cfg_.stride_w, cfg_.dil_w, cfg_.ceil_mode);
-    AI3_CHECK(P >= 1 && Q >= 1, ValueError, op(), " input too small: input shape ", shape_str(in),
-              " with kernel (", cfg_.kh, ", ", cfg_.kw, "), padding (", cfg_.pad_h, ", ", cfg_.pad_w,
-              ") and dilation (", cfg_.dil_h, ", ", cfg_.dil_w, ") gives output size (", P, ", ", Q, ")");
+    AI3_CHECK(P >= 1 && Q >= 1, ValueError, op(), " input too small: input shape ", shape_str(in), " with kernel (",
+              cfg_.kh, ", ", cfg_.kw, "), padding (", cfg_.pad_h, ", ", cfg_.pad_w, ") and dilation (", cfg_.dil_h,
+              ", ", cfg_.dil_w, ") gives output size (", P, ", ", Q, ")");
     return checked(with_spatial(in, C, P, Q));
 }
 
@@ -480,8 +481,9 @@ void AdaptiveAvgPool2dLayer::forward(const void *in, const Shape &in_shape, void
     if (numel(os) == 0) return;
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
-        cached_kernel<AdaptiveAvgPool2d, T>(op(), in_shape, p, dev, [&] { return resolve_simple(algorithm_); })
-            ->run({static_cast<const T *>(in), static_cast<T *>(out)});
+        cached_kernel<AdaptiveAvgPool2d, T>(op(), in_shape, p, dev, [&] {
+            return resolve_simple(algorithm_);
+        })->run({static_cast<const T *>(in), static_cast<T *>(out)});
     });
 }
 
@@ -503,8 +505,9 @@ void AdaptiveAvgPool2dLayer::forward_nhwc(const std::vector<const void *> &in, c
     if (p.outer * p.inner == 0) return;
     with_dtype(dtype, [&](auto t) {
         using T = decltype(t);
-        cached_kernel<Mean, T>("adaptiveavgpool2d/nhwc", s, p, dev, [&] { return resolve_simple(algorithm_); })
-            ->run({static_cast<const T *>(in[0]), static_cast<T *>(out)});
+        cached_kernel<Mean, T>("adaptiveavgpool2d/nhwc", s, p, dev, [&] {
+            return resolve_simple(algorithm_);
+        })->run({static_cast<const T *>(in[0]), static_cast<T *>(out)});
     });
 }
 
@@ -518,8 +521,8 @@ FlattenLayer::FlattenLayer(int64_t start_dim, int64_t end_dim, std::string algor
 Shape FlattenLayer::out_shape(const Shape &in) const {
     int64_t rank = std::max<int64_t>(1, int64_t(in.size())); // torch treats a scalar as 1-D here
     auto norm = [&](int64_t d, const char *what) {
-        AI3_CHECK(d >= -rank && d < rank, ValueError, "flatten ", what, "=", d, " is out of range for an input of rank ",
-                  in.size(), " (shape ", shape_str(in), ")");
+        AI3_CHECK(d >= -rank && d < rank, ValueError, "flatten ", what, "=", d,
+                  " is out of range for an input of rank ", in.size(), " (shape ", shape_str(in), ")");
         return d < 0 ? d + rank : d;
     };
     int64_t s = norm(start_, "start_dim"), e = norm(end_, "end_dim");

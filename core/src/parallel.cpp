@@ -120,7 +120,6 @@ class Pool {
     std::exception_ptr error_;
 };
 
-
 // Leaked on purpose: joining threads from a static destructor at interpreter exit
 // can deadlock; the OS reclaims them.
 Pool &pool() {

@@ -20,9 +20,8 @@ std::map<std::string, std::string> &table() {
 // measured before must still apply) nor the fused epilogue.
 std::string conv2d_tune_key(const Conv2dParams &p, DType dtype, Backend backend, int threads) {
     return str("conv2d|in=", p.N, "x", p.C, "x", p.H, "x", p.W, "|w=", p.K, "x", p.C / p.groups, "x", p.R, "x", p.S,
-               "|out=", p.P, "x", p.Q, "|s=", p.stride_h, ",", p.stride_w, "|p=", p.pad_h, ",", p.pad_w, "|d=",
-               p.dil_h, ",", p.dil_w, "|g=", p.groups, "|", dtype_name(dtype), "|",
-               backend_name(backend), "|t=", threads);
+               "|out=", p.P, "x", p.Q, "|s=", p.stride_h, ",", p.stride_w, "|p=", p.pad_h, ",", p.pad_w, "|d=", p.dil_h,
+               ",", p.dil_w, "|g=", p.groups, "|", dtype_name(dtype), "|", backend_name(backend), "|t=", threads);
 }
 
 void set_tuned(const std::string &key, const std::string &algorithm) {

@@ -7,7 +7,8 @@ namespace ai3::cuda {
 namespace {
 
 template <class T>
-__global__ void adaptiveavgpool2d_kernel(AdaptiveAvgPool2dParams p, const T *__restrict__ in, T *__restrict__ out, int64_t total) {
+__global__ void adaptiveavgpool2d_kernel(AdaptiveAvgPool2dParams p, const T *__restrict__ in, T *__restrict__ out,
+                                         int64_t total) {
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
         const int64_t ow = i % p.Q, oh = (i / p.Q) % p.P, plane = i / (p.Q * p.P);
         const T *x = in + plane * p.H * p.W;
@@ -21,7 +22,8 @@ __global__ void adaptiveavgpool2d_kernel(AdaptiveAvgPool2dParams p, const T *__r
     }
 }
 
-template <class T> void launch_adaptiveavgpool2d(const AdaptiveAvgPool2dParams &p, const T *in, T *out, cudaStream_t s) {
+template <class T>
+void launch_adaptiveavgpool2d(const AdaptiveAvgPool2dParams &p, const T *in, T *out, cudaStream_t s) {
     const int64_t total = p.N * p.C * p.P * p.Q;
     adaptiveavgpool2d_kernel<T><<<blocks_for(total), kThreads, 0, s>>>(p, in, out, total);
 }
@@ -35,7 +37,9 @@ KernelPtr<AdaptiveAvgPool2d, T> make_adaptiveavgpool2d_direct(const AdaptiveAvgP
     return std::make_unique<UnaryKernel<AdaptiveAvgPool2d, T>>(p, dev, &launch_adaptiveavgpool2d<T>,
                                                                p.N * p.C * p.H * p.W, p.N * p.C * p.P * p.Q);
 }
-template KernelPtr<AdaptiveAvgPool2d, float> make_adaptiveavgpool2d_direct<float>(const AdaptiveAvgPool2dParams &, const Device &);
-template KernelPtr<AdaptiveAvgPool2d, double> make_adaptiveavgpool2d_direct<double>(const AdaptiveAvgPool2dParams &, const Device &);
+template KernelPtr<AdaptiveAvgPool2d, float> make_adaptiveavgpool2d_direct<float>(const AdaptiveAvgPool2dParams &,
+                                                                                  const Device &);
+template KernelPtr<AdaptiveAvgPool2d, double> make_adaptiveavgpool2d_direct<double>(const AdaptiveAvgPool2dParams &,
+                                                                                    const Device &);
 
 } // namespace ai3::cuda

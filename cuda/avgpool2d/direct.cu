@@ -8,7 +8,8 @@ namespace ai3::cuda {
 
 namespace {
 
-template <class T> __global__ void avgpool2d_kernel(Pool2dParams p, const T *__restrict__ in, T *__restrict__ out, int64_t total) {
+template <class T>
+__global__ void avgpool2d_kernel(Pool2dParams p, const T *__restrict__ in, T *__restrict__ out, int64_t total) {
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
         const int64_t ow = i % p.Q, oh = (i / p.Q) % p.P, plane = i / (p.Q * p.P);
         const T *x = in + plane * p.H * p.W;
@@ -27,8 +28,8 @@ template <class T> __global__ void avgpool2d_kernel(Pool2dParams p, const T *__r
         for (int64_t h = h0; h < h1; ++h)
             for (int64_t w = w0; w < w1; ++w) sum += x[h * p.W + w];
         const int64_t div = p.divisor_override != 0 ? p.divisor_override
-                            : p.count_include_pad ? pool_size
-                                                  : (h1 - h0) * (w1 - w0);
+                            : p.count_include_pad   ? pool_size
+                                                    : (h1 - h0) * (w1 - w0);
         out[i] = sum / T(div);
     }
 }

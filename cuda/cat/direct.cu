@@ -36,8 +36,8 @@ template <class T> class CatKernel final : public Kernel<Cat, T> {
                 // A host input (a single layer on CPU tensors) gets its own staging buffer:
                 // every input must stay valid until its copy has run.
                 const T *x = r.in(a.inputs[i], std::size_t(p_.outer * inner), stage_[std::size_t(i)]);
-                cat_copy_kernel<T><<<blocks_for(p_.outer * inner), kThreads, 0, r.stream()>>>(x, y, p_.outer, inner,
-                                                                                             row_, off);
+                cat_copy_kernel<T>
+                    <<<blocks_for(p_.outer * inner), kThreads, 0, r.stream()>>>(x, y, p_.outer, inner, row_, off);
                 AI3_CUDA_CHECK_LAUNCH();
             }
             off += inner;

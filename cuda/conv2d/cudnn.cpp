@@ -97,8 +97,9 @@ template <class T> class CudnnConv final : public Kernel<Conv2d, T> {
         const int64_t per_in = p.C * hin_ * win_, per_out = p.K * p.P * p.Q;
         const int64_t limit = int64_t(0x7fffffff);
         chunk_ = std::min<int64_t>(std::max<int64_t>(p.N, 1), limit / std::max<int64_t>(1, std::max(per_in, per_out)));
-        AI3_CHECK(chunk_ >= 1, ValueError, "conv2d: one image of this layer has more than 2^31 elements, which cuDNN's "
-                                           "descriptors cannot express");
+        AI3_CHECK(chunk_ >= 1, ValueError,
+                  "conv2d: one image of this layer has more than 2^31 elements, which cuDNN's "
+                  "descriptors cannot express");
 
         Run r(ctx_);
         set_descs(main_, chunk_);
@@ -136,8 +137,8 @@ template <class T> class CudnnConv final : public Kernel<Conv2d, T> {
             if (prepad_) {
                 Pad2dParams pp = pad_;
                 pp.N = d.n;
-                T *padded = static_cast<T *>(
-                    ctx_.padded.ensure(std::size_t(d.n * p.C * hin_ * win_) * sizeof(T), ctx_.stream));
+                T *padded =
+                    static_cast<T *>(ctx_.padded.ensure(std::size_t(d.n * p.C * hin_ * win_) * sizeof(T), ctx_.stream));
                 launch_pad2d<T>(pp, xin, padded, ctx_.stream);
                 AI3_CUDA_CHECK_LAUNCH();
                 xin = padded;
@@ -217,13 +218,15 @@ template <class T> class CudnnConv final : public Kernel<Conv2d, T> {
                 s = s2;
             } else {
                 throw Unimplemented(str("conv2d algorithm 'winograd': cuDNN supports neither WINOGRAD nor "
-                                        "WINOGRAD_NONFUSED for this layer ", layer_str(), " (", cudnnGetErrorString(s),
+                                        "WINOGRAD_NONFUSED for this layer ",
+                                        layer_str(), " (", cudnnGetErrorString(s),
                                         "); Winograd needs 3x3 (or 5x5) filters, stride 1 and dilation 1"));
             }
         }
         if (s != CUDNN_STATUS_SUCCESS)
-            throw Unimplemented(str("conv2d algorithm '", algo_name(algo), "': cuDNN does not support it for this layer ",
-                                    layer_str(), " (", cudnnGetErrorString(s), ")"));
+            throw Unimplemented(str("conv2d algorithm '", algo_name(algo),
+                                    "': cuDNN does not support it for this layer ", layer_str(), " (",
+                                    cudnnGetErrorString(s), ")"));
         algo_ = algo;
         ws_bytes_ = bytes;
     }
@@ -256,9 +259,25 @@ template <class T> class CudnnConv final : public Kernel<Conv2d, T> {
 
     void pick_find() {
         const Conv2dParams &p = p_;
-        std::vector<int64_t> key{p.N,      p.C,      p.H,     p.W,     p.K,      p.R,      p.S,
-                                 p.P,      p.Q,      p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dil_h,
-                                 p.dil_w,  p.groups, int64_t(sizeof(T)), int64_t(ctx_.device), int64_t(math_type())};
+        std::vector<int64_t> key{p.N,
+                                 p.C,
+                                 p.H,
+                                 p.W,
+                                 p.K,
+                                 p.R,
+                                 p.S,
+                                 p.P,
+                                 p.Q,
+                                 p.stride_h,
+                                 p.stride_w,
+                                 p.pad_h,
+                                 p.pad_w,
+                                 p.dil_h,
+                                 p.dil_w,
+                                 p.groups,
+                                 int64_t(sizeof(T)),
+                                 int64_t(ctx_.device),
+                                 int64_t(math_type())};
         {
             std::lock_guard<std::mutex> lk(found_mu);
             auto it = found().find(key);
@@ -297,16 +316,17 @@ template <class T> class CudnnConv final : public Kernel<Conv2d, T> {
 
 } // namespace
 
-#define AI3_CUDNN_FACTORY(name, mode, algo)                                                                     \
-    template <class T> KernelPtr<Conv2d, T> name(const Conv2dParams &p, const Device &dev) {                   \
-        return std::make_unique<CudnnConv<T>>(p, dev, mode, algo);                                              \
-    }                                                                                                           \
-    template KernelPtr<Conv2d, float> name<float>(const Conv2dParams &, const Device &);                        \
+#define AI3_CUDNN_FACTORY(name, mode, algo)                                                                            \
+    template <class T> KernelPtr<Conv2d, T> name(const Conv2dParams &p, const Device &dev) {                           \
+        return std::make_unique<CudnnConv<T>>(p, dev, mode, algo);                                                     \
+    }                                                                                                                  \
+    template KernelPtr<Conv2d, float> name<float>(const Conv2dParams &, const Device &);                               \
     template KernelPtr<Conv2d, double> name<double>(const Conv2dParams &, const Device &);
 
 AI3_CUDNN_FACTORY(make_conv2d_cudnn_gemm, Mode::fixed, CUDNN_CONVOLUTION_FWD_ALGO_GEMM)
 AI3_CUDNN_FACTORY(make_conv2d_cudnn_implicit_gemm, Mode::fixed, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM)
-AI3_CUDNN_FACTORY(make_conv2d_cudnn_implicit_precomp_gemm, Mode::fixed, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM)
+AI3_CUDNN_FACTORY(make_conv2d_cudnn_implicit_precomp_gemm, Mode::fixed,
+                  CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM)
 AI3_CUDNN_FACTORY(make_conv2d_cudnn_winograd, Mode::fixed, CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD)
 AI3_CUDNN_FACTORY(make_conv2d_cudnn_guess, Mode::guess, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM)
 AI3_CUDNN_FACTORY(make_conv2d_cudnn_default, Mode::find, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM)

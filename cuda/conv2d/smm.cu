@@ -26,14 +26,14 @@ __global__ void im2col_kernel(Conv2dParams p, const T *__restrict__ x, T *__rest
 cublasStatus_t gemm_batched(cublasHandle_t h, int m, int n, int k, const float *a, int lda, long long sa,
                             const float *b, int ldb, long long sb, float *c, int ldc, long long sc, int batch) {
     const float one = 1.f, zero = 0.f;
-    return cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &one, a, lda, sa, b, ldb, sb, &zero, c,
-                                     ldc, sc, batch);
+    return cublasSgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &one, a, lda, sa, b, ldb, sb, &zero, c, ldc,
+                                     sc, batch);
 }
 cublasStatus_t gemm_batched(cublasHandle_t h, int m, int n, int k, const double *a, int lda, long long sa,
                             const double *b, int ldb, long long sb, double *c, int ldc, long long sc, int batch) {
     const double one = 1.0, zero = 0.0;
-    return cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &one, a, lda, sa, b, ldb, sb, &zero, c,
-                                     ldc, sc, batch);
+    return cublasDgemmStridedBatched(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &one, a, lda, sa, b, ldb, sb, &zero, c, ldc,
+                                     sc, batch);
 }
 
 template <class T> class SmmConv final : public Kernel<Conv2d, T> {

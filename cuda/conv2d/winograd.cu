@@ -13,7 +13,8 @@ namespace ai3::cuda {
 
 namespace {
 
-template <class T> __global__ void filter_transform_kernel(const T *__restrict__ w, T *__restrict__ u, int64_t filters) {
+template <class T>
+__global__ void filter_transform_kernel(const T *__restrict__ w, T *__restrict__ u, int64_t filters) {
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < filters; i += int64_t(gridDim.x) * blockDim.x)
         winograd::filter_transform(w + i * 9, u + i * 16);
 }

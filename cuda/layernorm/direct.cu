@@ -16,8 +16,8 @@ namespace ai3::cuda {
 namespace {
 
 template <class T>
-__global__ void layernorm_rows_kernel(const T *in, const T *__restrict__ w, const T *__restrict__ b, T *out,
-                                      int64_t M, int64_t D, double eps) {
+__global__ void layernorm_rows_kernel(const T *in, const T *__restrict__ w, const T *__restrict__ b, T *out, int64_t M,
+                                      int64_t D, double eps) {
     __shared__ double shm[32];
     for (int64_t m = blockIdx.x; m < M; m += gridDim.x) {
         const T *x = in + m * D;
@@ -83,8 +83,8 @@ template <class T> class LayerNormKernel final : public Kernel<LayerNorm, T> {
         const T *b = p_.has_bias ? b_.get(a.bias, std::size_t(p_.D), /*owned=*/true, r, ctx_.stage_b) : nullptr;
         T *y = r.out(a.output, std::size_t(n));
         if (p_.inner == 1) {
-            layernorm_rows_kernel<T><<<row_blocks(p_.M), row_threads(p_.D), 0, r.stream()>>>(x, w, b, y, p_.M, p_.D,
-                                                                                          p_.eps);
+            layernorm_rows_kernel<T>
+                <<<row_blocks(p_.M), row_threads(p_.D), 0, r.stream()>>>(x, w, b, y, p_.M, p_.D, p_.eps);
         } else {
             const int64_t outer = p_.M / p_.inner;
             layernorm_tiles_kernel<T><<<row_blocks(tiles_for(outer, p_.inner)), dim3(kTileX, kTileY), 0, r.stream()>>>(
@@ -103,8 +103,8 @@ template <class T> class LayerNormKernel final : public Kernel<LayerNorm, T> {
 } // namespace
 
 template <class T> KernelPtr<LayerNorm, T> make_layernorm_direct(const LayerNormParams &p, const Device &dev) {
-    AI3_CHECK(p.M >= 0 && p.D > 0 && p.inner >= 1 && p.M % p.inner == 0, ValueError, "layernorm: ", p.M,
-              " groups of ", p.D, " elements do not fit an inner size of ", p.inner);
+    AI3_CHECK(p.M >= 0 && p.D > 0 && p.inner >= 1 && p.M % p.inner == 0, ValueError, "layernorm: ", p.M, " groups of ",
+              p.D, " elements do not fit an inner size of ", p.inner);
     AI3_CHECK(p.eps >= 0, ValueError, "layernorm eps must be non-negative, got ", p.eps);
     return std::make_unique<LayerNormKernel<T>>(p, dev);
 }

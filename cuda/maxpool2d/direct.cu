@@ -7,7 +7,8 @@ namespace ai3::cuda {
 
 namespace {
 
-template <class T> __global__ void maxpool2d_kernel(Pool2dParams p, const T *__restrict__ in, T *__restrict__ out, int64_t total) {
+template <class T>
+__global__ void maxpool2d_kernel(Pool2dParams p, const T *__restrict__ in, T *__restrict__ out, int64_t total) {
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
         const int64_t ow = i % p.Q, oh = (i / p.Q) % p.P, plane = i / (p.Q * p.P);
         const T *x = in + plane * p.H * p.W;
@@ -35,8 +36,8 @@ template <class T> void launch_maxpool2d(const Pool2dParams &p, const T *in, T *
 } // namespace
 
 template <class T> KernelPtr<MaxPool2d, T> make_maxpool2d_direct(const Pool2dParams &p, const Device &dev) {
-    AI3_CHECK(p.kh >= 1 && p.kw >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1,
-              ValueError, "maxpool2d: kernel, stride and dilation must be >= 1");
+    AI3_CHECK(p.kh >= 1 && p.kw >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1, ValueError,
+              "maxpool2d: kernel, stride and dilation must be >= 1");
     return std::make_unique<UnaryKernel<MaxPool2d, T>>(p, dev, &launch_maxpool2d<T>, p.N * p.C * p.H * p.W,
                                                        p.N * p.C * p.P * p.Q);
 }

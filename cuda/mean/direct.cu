@@ -24,8 +24,7 @@ __global__ void mean_rows_kernel(const T *__restrict__ in, T *__restrict__ out, 
     }
 }
 
-template <class T>
-__global__ void mean_tiles_kernel(const T *__restrict__ in, T *__restrict__ out, MeanParams p) {
+template <class T> __global__ void mean_tiles_kernel(const T *__restrict__ in, T *__restrict__ out, MeanParams p) {
     __shared__ double shm[kTileY][kTileX];
     const int64_t per = (p.inner + kTileX - 1) / kTileX, tiles = p.outer * per;
     for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {

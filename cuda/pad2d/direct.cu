@@ -27,7 +27,8 @@ __device__ int64_t source_index(int64_t i, int64_t n, int64_t before, int64_t af
     return -1;
 }
 
-template <class T> __global__ void pad2d_kernel(Pad2dParams p, const T *__restrict__ in, T *__restrict__ out, int64_t total) {
+template <class T>
+__global__ void pad2d_kernel(Pad2dParams p, const T *__restrict__ in, T *__restrict__ out, int64_t total) {
     const int64_t Ho = p.H + p.top + p.bottom, Wo = p.W + p.left + p.right;
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
         const int64_t j = i % Wo, r = (i / Wo) % Ho, plane = i / (Wo * Ho);

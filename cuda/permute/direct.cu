@@ -10,7 +10,8 @@ namespace ai3::cuda {
 namespace {
 
 template <class T> __global__ void permute_kernel(PermuteWalk w, const T *__restrict__ in, T *__restrict__ out) {
-    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < w.total; i += int64_t(gridDim.x) * blockDim.x) {
+    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < w.total;
+         i += int64_t(gridDim.x) * blockDim.x) {
         out[i] = in[permute_offset(w, i)];
     }
 }

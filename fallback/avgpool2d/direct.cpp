@@ -41,8 +41,8 @@ template <class T> void avgpool2d_direct(const Pool2dParams &p, const UnaryArgs<
                         for (int64_t w = w0; w < w1; ++w) sum += row[w];
                     }
                     const int64_t div = p.divisor_override != 0 ? p.divisor_override
-                                        : p.count_include_pad ? pool_size
-                                                              : (h1 - h0) * (w1 - w0);
+                                        : p.count_include_pad   ? pool_size
+                                                                : (h1 - h0) * (w1 - w0);
                     out[oh * p.Q + ow] = sum / T(div);
                 }
             }

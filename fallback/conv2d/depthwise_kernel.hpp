@@ -90,7 +90,8 @@ template <class T> void conv2d_depthwise_impl(const Conv2dParams &p, const Conv2
             const T *w = a.weight + c * taps;
             const T bias = p.has_bias ? a.bias[c] : T(0);
             int64_t j = 0;
-            for (; j + NV * L <= jpad; j += NV * L) dw_block<T, NV>(buf + j, toff.data(), taps, w, bias, p.act, vout + j);
+            for (; j + NV * L <= jpad; j += NV * L)
+                dw_block<T, NV>(buf + j, toff.data(), taps, w, bias, p.act, vout + j);
             for (; j < jpad; j += L) dw_block<T, 1>(buf + j, toff.data(), taps, w, bias, p.act, vout + j);
             T *out = a.output + nc * P * Q;
             for (int64_t op = 0; op < P; ++op)

@@ -20,8 +20,8 @@ namespace ai3::fallback::detail {
 template <class T> void conv2d_depthwise_nhwc(const Conv2dParams &p, const Conv2d::Args<T> &a) {
     check_conv(p, false, /*nhwc=*/true);
     AI3_CHECK(p.groups == p.C && p.K == p.C && !p.max_pool_2x2, Unimplemented,
-              "the NHWC direct convolution is depthwise only (groups == in == out channels), got C=", p.C, " K=",
-              p.K, " groups=", p.groups);
+              "the NHWC direct convolution is depthwise only (groups == in == out channels), got C=", p.C, " K=", p.K,
+              " groups=", p.groups);
     if (p.N == 0 || p.P == 0 || p.Q == 0 || p.C == 0) return;
     // Tap-major weights, so a tap's weights for consecutive channels are one vector.
     const int64_t taps = p.R * p.S;

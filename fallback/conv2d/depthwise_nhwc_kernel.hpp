@@ -45,8 +45,7 @@ inline void dwn_pixel(const Conv2dParams &p, const T *in_n, const T *wt, const T
     std::memcpy(o + c0, acc, sizeof(acc));
 }
 
-template <class T>
-void conv2d_depthwise_nhwc_impl(const Conv2dParams &p, const Conv2d::Args<T> &a, const T *wt) {
+template <class T> void conv2d_depthwise_nhwc_impl(const Conv2dParams &p, const Conv2d::Args<T> &a, const T *wt) {
     constexpr int L = AI3_FB_VBYTES / int(sizeof(T));
     constexpr int NB = 4; // vectors of channels per accumulation (registers, not spills)
     const int64_t C = p.C, P = p.P, Q = p.Q;

@@ -83,10 +83,10 @@ template <class T, int KB, int NV> void run_direct(const Conv2dParams &p, const 
 
     // Phase-plane geometry.
     const int64_t Wph = Q + (S - 1) * dw / sw;
-    const int64_t J = P * Wph;                       // virtual outputs
+    const int64_t J = P * Wph; // virtual outputs
     const int64_t ntiles = (J + QB - 1) / QB;
     const int64_t maxread = ntiles * QB - 1 + ((R - 1) * dh / sh) * Wph + (S - 1) * dw / sw;
-    const int64_t Hph = (maxread + Wph) / Wph;       // rows per plane, covers every read
+    const int64_t Hph = (maxread + Wph) / Wph; // rows per plane, covers every read
     const int64_t plane = Hph * Wph;
     // Only the phases some tap reads get a plane (at most min(stride, taps) per axis), so a
     // stride far beyond the kernel extent costs no memory.
@@ -107,8 +107,8 @@ template <class T, int KB, int NV> void run_direct(const Conv2dParams &p, const 
     std::vector<int64_t> off(static_cast<size_t>(RS));
     for (int64_t r = 0; r < R; ++r)
         for (int64_t s = 0; s < S; ++s)
-            off[size_t(r * S + s)] = (hidx[size_t(r)] * nph_w + widx[size_t(s)]) * plane + ((r * dh) / sh) * Wph +
-                                     (s * dw) / sw;
+            off[size_t(r * S + s)] =
+                (hidx[size_t(r)] * nph_w + widx[size_t(s)]) * plane + ((r * dh) / sh) * Wph + (s * dw) / sw;
 
     // Packed weights [g][kb][c][t][KB], zero beyond kpg.
     const int64_t nkb = (kpg + KB - 1) / KB;
@@ -209,7 +209,6 @@ template <class T, int KB, int NV> void run_direct(const Conv2dParams &p, const 
         });
     }
 }
-
 
 template <class T> void conv2d_direct_impl(const Conv2dParams &p, const Conv2d::Args<T> &a) {
     const int64_t kpg = p.K / p.groups;

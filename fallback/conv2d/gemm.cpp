@@ -15,7 +15,7 @@ namespace ai3::fallback {
 
 namespace {
 constexpr int64_t kPanelBytes = int64_t(512) << 10; // target size of one lowered panel
-constexpr int64_t kMinPanelCols = 64;                // below this the GEMM repacks W too often
+constexpr int64_t kMinPanelCols = 64;               // below this the GEMM repacks W too often
 } // namespace
 
 template <class T> void conv2d_gemm(const Conv2dParams &p, const Conv2d::Args<T> &a) {
@@ -38,8 +38,8 @@ template <class T> void conv2d_gemm(const Conv2dParams &p, const Conv2d::Args<T>
     cols = std::min(cols, PQ);
     const int64_t npanel = (PQ + cols - 1) / cols;
 
-    const bool identity = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
-                          p.pad_w == 0 && p.P == p.H && p.Q == p.W;
+    const bool identity = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0 &&
+                          p.P == p.H && p.Q == p.W;
     parallel_for(p.N * G * npanel, 1, [&](int64_t b, int64_t e) {
         T *buf = CRS > 0 && !identity ? scratch<T>(size_t(CRS * cols), kScratchA) : nullptr; // this worker's panel
         for (int64_t t = b; t < e; ++t) {
@@ -55,7 +55,8 @@ template <class T> void conv2d_gemm(const Conv2dParams &p, const Conv2d::Args<T>
                 detail::im2col(p, in, 0, CRS, j0, len, buf, len);
                 gemm<T>(false, false, kpg, len, CRS, a.weight + g * kpg * CRS, CRS, buf, len, T(0), out, PQ);
             }
-            if (bias || p.act != Activation::none) detail::epilogue_rows(bias ? bias + g * kpg : nullptr, p.act, kpg, out, len, PQ);
+            if (bias || p.act != Activation::none)
+                detail::epilogue_rows(bias ? bias + g * kpg : nullptr, p.act, kpg, out, len, PQ);
         }
     });
 }

@@ -22,12 +22,11 @@ inline int64_t ceil_div(int64_t a, int64_t b) { // b > 0
 inline void check_conv(const Conv2dParams &p, bool fuses_pool = false, bool nhwc = false) {
     AI3_CHECK(!p.max_pool_2x2 || fuses_pool, Unimplemented, "this conv2d algorithm has no fused max-pool epilogue");
     AI3_CHECK(p.layout == Layout::nchw || nhwc, Unimplemented, "this conv2d algorithm has no NHWC kernel");
-    AI3_CHECK(p.groups >= 1 && p.C % p.groups == 0 && p.K % p.groups == 0, ValueError, "conv2d: groups (",
-              p.groups, ") must be >= 1 and divide C (", p.C, ") and K (", p.K, ")");
+    AI3_CHECK(p.groups >= 1 && p.C % p.groups == 0 && p.K % p.groups == 0, ValueError, "conv2d: groups (", p.groups,
+              ") must be >= 1 and divide C (", p.C, ") and K (", p.K, ")");
     AI3_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1, ValueError,
               "conv2d: stride and dilation must be >= 1");
-    AI3_CHECK(p.N >= 0 && p.C >= 0 && p.H >= 0 && p.W >= 0 && p.K >= 0 && p.R >= 1 && p.S >= 1 && p.P >= 0 &&
-                  p.Q >= 0,
+    AI3_CHECK(p.N >= 0 && p.C >= 0 && p.H >= 0 && p.W >= 0 && p.K >= 0 && p.R >= 1 && p.S >= 1 && p.P >= 0 && p.Q >= 0,
               ValueError, "conv2d: negative size");
 }
 

@@ -24,8 +24,7 @@ template <class T> class ImplicitPrecompGemm final : public Kernel<Conv2d, T> {
 
 } // namespace
 
-template <class T>
-KernelPtr<Conv2d, T> conv2d_implicit_precomp_gemm(const Conv2dParams &p, const Device &) {
+template <class T> KernelPtr<Conv2d, T> conv2d_implicit_precomp_gemm(const Conv2dParams &p, const Device &) {
     detail::check_conv(p);
     return std::make_unique<ImplicitPrecompGemm<T>>(p);
 }

@@ -19,8 +19,8 @@ template <class T> void conv2d_smm(const Conv2dParams &p, const Conv2d::Args<T> 
     const int64_t PQ = p.P * p.Q, HW = p.H * p.W, CRS = cpg * p.R * p.S;
     if (p.N == 0 || PQ == 0 || p.K == 0) return;
     const T *bias = p.has_bias ? a.bias : nullptr;
-    const bool identity = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
-                          p.pad_w == 0 && p.P == p.H && p.Q == p.W;
+    const bool identity = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0 &&
+                          p.P == p.H && p.Q == p.W;
     T *col = identity || CRS == 0 ? nullptr : scratch<T>(size_t(CRS * PQ), kScratchA);
 
     for (int64_t n = 0; n < p.N; ++n) {
@@ -31,7 +31,8 @@ template <class T> void conv2d_smm(const Conv2dParams &p, const Conv2d::Args<T> 
             const T *B = in;
             if (!identity && CRS > 0) {
                 const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / PQ);
-                parallel_for(CRS, grain, [&](int64_t b, int64_t e) { detail::im2col(p, in, b, e, 0, PQ, col + b * PQ, PQ); });
+                parallel_for(CRS, grain,
+                             [&](int64_t b, int64_t e) { detail::im2col(p, in, b, e, 0, PQ, col + b * PQ, PQ); });
                 B = col;
             }
             if (CRS == 0) {

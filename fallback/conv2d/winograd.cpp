@@ -55,7 +55,7 @@ namespace ai3::fallback {
 
 namespace {
 
-constexpr int64_t kMChunkBytes = int64_t(2) << 20;   // products of one output-channel chunk
+constexpr int64_t kMChunkBytes = int64_t(2) << 20; // products of one output-channel chunk
 // One chunk's U when transformed per call: in L2 beside the V rows the products read
 // (1 MiB chunks measured 10-40% more overhead on 512-channel layers).
 constexpr int64_t kUChunkBytes = int64_t(256) << 10;
@@ -132,8 +132,7 @@ template <class T> detail::WgPlan make_plan(const Conv2dParams &p, Isa isa) {
     // output channels, which would repeat the block's input transform (and hold its V)
     // on every thread.
     const int64_t nt = std::max(1, num_threads());
-    if (pl.G * pl.nblk < nt)
-        pl.nblk = std::max(pl.nblk, std::min((nt + pl.G - 1) / pl.G, pl.nvec / 4));
+    if (pl.G * pl.nblk < nt) pl.nblk = std::max(pl.nblk, std::min((nt + pl.G - 1) / pl.G, pl.nvec / 4));
     const int64_t maxvec = (pl.nvec + pl.nblk - 1) / pl.nblk;
     pl.ldv = maxvec * L;
     // output-channel ranges: enough work items to balance the threads; each range costs a

@@ -116,8 +116,8 @@ template <class T> struct SegBufs {
 // V[xi][c][col + tx] for tiles tx0..tx0+ns-1 of tile row ty, channel plane `in` (H x W);
 // V rows for one xi are `vstride` apart. Padding is read as zero on the fly.
 template <class T, int M>
-void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64_t ns, T *__restrict v,
-                   int64_t vstride, const SegBufs<T> &b, VecT<T> &poison) {
+void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64_t ns, T *__restrict v, int64_t vstride,
+                   const SegBufs<T> &b, VecT<T> &poison) {
     using Mat = WinogradMatrices<M>;
     constexpr int A = Mat::alpha;
     constexpr int L = kVBytes / int(sizeof(T));
@@ -146,8 +146,7 @@ void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64
         }
         for (int64_t x = xhi; x < width; ++x) lin[x] = T(0);
         T *__restrict ph = b.ph;
-        for (int64_t t = 0; t <= ns; ++t)
-            AI3_WG_UNROLL for (int r = 0; r < M; ++r) ph[r * cap + t] = lin[t * M + r];
+        for (int64_t t = 0; t <= ns; ++t) AI3_WG_UNROLL for (int r = 0; r < M; ++r) ph[r * cap + t] = lin[t * M + r];
         for (int64_t t = 0; t < ns; t += L) { // whole vectors: the buffers have room
             VecT<T> d[A];
             AI3_WG_UNROLL for (int j = 0; j < A; ++j) d[j] = vload(ph + (j % M) * cap + t + j / M);
@@ -167,7 +166,6 @@ void input_segment(const WgPlan &pl, const T *in, int64_t ty, int64_t tx0, int64
     }
 }
 
-
 // max(a, b) that keeps a NaN from either side, as torch's max pooling does.
 template <class T> inline VecT<T> vmax_nan(VecT<T> a, VecT<T> b) { return ((a > b) | (a != a)) ? a : b; }
 
@@ -177,8 +175,8 @@ template <class T> inline VecT<T> vmax_nan(VecT<T> a, VecT<T> b) { return ((a > 
 // (M is even, and tile rows start at even output rows, so no window crosses tiles).
 // The pooled plane is (P/2) x (Q/2): windows past the last even row/column are dropped.
 template <class T, int M>
-void pooled_rows(const WgPlan &pl, const T *__restrict z, int64_t cap, int64_t ty, int64_t q0, int64_t ns,
-                 VecT<T> vb, T *__restrict out) {
+void pooled_rows(const WgPlan &pl, const T *__restrict z, int64_t cap, int64_t ty, int64_t q0, int64_t ns, VecT<T> vb,
+                 T *__restrict out) {
     using Mat = WinogradMatrices<M>;
     constexpr int A = Mat::alpha, H = M / 2;
     constexpr int L = kVBytes / int(sizeof(T));
@@ -248,7 +246,8 @@ void output_segment(const WgPlan &pl, const T *__restrict mk, int64_t mstride, i
             VecT<T> e[A], y[M];
             AI3_WG_UNROLL for (int j = 0; j < A; ++j) e[j] = vload(za + j * cap + t);
             AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = apply_row<T>(Mat::AT[bb], e) + vb;
-            if (pl.act != Activation::none) AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = activate<T, VecT<T>>(pl.act, y[bb]);
+            if (pl.act != Activation::none)
+                AI3_WG_UNROLL for (int bb = 0; bb < M; ++bb) y[bb] = activate<T, VecT<T>>(pl.act, y[bb]);
             if (t + L <= full) {
                 VecT<T> o[M];
                 interleave<T, M>(y, o);
@@ -435,7 +434,7 @@ bool run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t g,
     SegBufs<T> bufs;
     bufs.cap = cap;
     bufs.lin = Mb + align(A2 * mstride);
-    bufs.ph = bufs.lin + align(M * cap + 8);  // rows padded to whole vectors plus one
+    bufs.ph = bufs.lin + align(M * cap + 8); // rows padded to whole vectors plus one
     bufs.hb = bufs.ph + align(M * cap);
     bufs.z = bufs.hb + align(A * A * cap);
     T *Uc = bufs.z + align(int64_t(M) * A * cap); // the on-the-fly U chunk and its tap rows
@@ -454,7 +453,8 @@ bool run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t g,
     }
     if (ldv > ncols) // padding tiles: zeros, not the transform's spill-over
         for (int64_t xi = 0; xi < A2; ++xi)
-            for (int64_t c = 0; c < cpg; ++c) std::fill(V + xi * vstride + c * ldvs + ncols, V + xi * vstride + c * ldvs + ldv, T(0));
+            for (int64_t c = 0; c < cpg; ++c)
+                std::fill(V + xi * vstride + c * ldvs + ncols, V + xi * vstride + c * ldvs + ldv, T(0));
 
     const int64_t plane = pl.pool ? (pl.P / 2) * (pl.Q / 2) : pl.P * pl.Q; // one output plane
     for (int64_t kc0 = k0; kc0 < k1; kc0 += kch) {
@@ -466,8 +466,8 @@ bool run_item(const WgPlan &pl, const Conv2d::Args<T> &a, const T *U, int64_t g,
             const T *Vx = V + xi * vstride;
             T *Mx = Mb + xi * mstride;
             for (int64_t kb = kc0; kb < kc1; kb += kKB) {
-                const T *up = U ? U + ((g * A2 + xi) * pl.kpad + kb) * cpg
-                                : Uc + (xi * npc + (kb - kc0) / kKB) * pl.cpad * kKB;
+                const T *up =
+                    U ? U + ((g * A2 + xi) * pl.kpad + kb) * cpg : Uc + (xi * npc + (kb - kc0) / kKB) * pl.cpad * kKB;
                 T *mo = Mx + (kb - kc0) * ldv;
                 for (int64_t v0 = 0; v0 < nvec;) {
                     const int64_t rem = nvec - v0;

@@ -30,19 +30,16 @@ template <> struct WinogradMatrices<2> {
 
 template <> struct WinogradMatrices<4> { // points 0, 1, -1, 1/2, -2, inf
     static constexpr int m = 4, alpha = 6;
-    static constexpr double AT[4][6] = {{1, 1, 1, 1, 1, 0},
-                                        {0, 1, -1, 0.5, -2, 0},
-                                        {0, 1, 1, 0.25, 4, 0},
-                                        {0, 1, -1, 0.125, -8, 1}};
+    static constexpr double AT[4][6] = {
+        {1, 1, 1, 1, 1, 0}, {0, 1, -1, 0.5, -2, 0}, {0, 1, 1, 0.25, 4, 0}, {0, 1, -1, 0.125, -8, 1}};
     static constexpr double G[6][3] = {{1, 0, 0},
                                        {1.0 / 3, 1.0 / 3, 1.0 / 3},
                                        {-1.0 / 3, 1.0 / 3, -1.0 / 3},
                                        {-16.0 / 15, -8.0 / 15, -4.0 / 15},
                                        {1.0 / 15, -2.0 / 15, 4.0 / 15},
                                        {0, 0, 1}};
-    static constexpr double BT[6][6] = {{1, -1.5, -2, 1.5, 1, 0},  {0, -1, 0.5, 2.5, 1, 0},
-                                        {0, 1, -2.5, 0.5, 1, 0},   {0, -2, -1, 2, 1, 0},
-                                        {0, 0.5, -1, -0.5, 1, 0},  {0, 1, -1.5, -2, 1.5, 1}};
+    static constexpr double BT[6][6] = {{1, -1.5, -2, 1.5, 1, 0}, {0, -1, 0.5, 2.5, 1, 0},  {0, 1, -2.5, 0.5, 1, 0},
+                                        {0, -2, -1, 2, 1, 0},     {0, 0.5, -1, -0.5, 1, 0}, {0, 1, -1.5, -2, 1.5, 1}};
 };
 
 // Stride between the alpha^2 planes of V and M: rounded up to 4 KiB and then offset by one
@@ -59,9 +56,9 @@ struct WgPlan {
     int m = 4, alpha = 6;
     int64_t N = 0, C = 0, H = 0, W = 0, K = 0, P = 0, Q = 0, pad_h = 0, pad_w = 0;
     int64_t G = 1, cpg = 0, kpg = 0;
-    int64_t kb = 8;    // rows of U per register tile (U is packed in panels of kb rows)
+    int64_t kb = 8;     // rows of U per register tile (U is packed in panels of kb rows)
     int64_t lanes = 16; // SIMD lanes of T: the tile dimension is padded to a multiple
-    int64_t kpad = 0;  // kpg rounded up to kb
+    int64_t kpad = 0;   // kpg rounded up to kb
     int64_t tilesY = 0, tilesX = 0, ntiles = 0;
     int64_t nvec = 0, nblk = 1; // tile vectors, tile blocks
     int64_t nks = 1;            // output-channel ranges per (group, block)
@@ -72,7 +69,7 @@ struct WgPlan {
     int64_t scratch_elems = 0;  // per worker
     bool has_bias = false;
     Activation act = Activation::none; // fused epilogue
-    bool pool = false;                  // fused 2x2/2 max pool: the output is P/2 x Q/2
+    bool pool = false;                 // fused 2x2/2 max pool: the output is P/2 x Q/2
 };
 
 } // namespace ai3::fallback::detail

@@ -42,29 +42,23 @@ std::atomic<int> &isa_slot() {
 
 bool gemm_isa_supported(GemmIsa isa) {
     switch (isa) {
-    case GemmIsa::Generic:
-        return true;
+    case GemmIsa::Generic: return true;
 #if defined(__x86_64__)
-    case GemmIsa::Avx2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmIsa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case GemmIsa::Avx512:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-    default:
-        return false;
+    default: return false;
     }
 }
 
 const char *gemm_isa_name(GemmIsa isa) {
     switch (isa) {
-    case GemmIsa::Avx2:
-        return "avx2";
-    case GemmIsa::Avx512:
-        return "avx512";
-    default:
-        return "generic";
+    case GemmIsa::Avx2: return "avx2";
+    case GemmIsa::Avx512: return "avx512";
+    default: return "generic";
     }
 }
 
@@ -82,13 +76,10 @@ namespace detail {
 template <class T> void dispatch(const GemmArgs<T> &g) {
     switch (gemm_active_isa()) {
 #if defined(__x86_64__)
-    case GemmIsa::Avx512:
-        return gemm_avx512(g);
-    case GemmIsa::Avx2:
-        return gemm_avx2(g);
+    case GemmIsa::Avx512: return gemm_avx512(g);
+    case GemmIsa::Avx2: return gemm_avx2(g);
 #endif
-    default:
-        return gemm_generic(g);
+    default: return gemm_generic(g);
     }
 }
 } // namespace detail
@@ -130,8 +121,8 @@ double tile_waste(int64_t n, int64_t w) {
 } // namespace
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B,
-          int64_t ldb, T beta, T *C, int64_t ldc) {
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb,
+          T beta, T *C, int64_t ldc) {
     if (!prologue(M, N, K, beta, C, ldc)) return;
     // Micro-tiles are whole vectors wide along N but take any number of rows, so a
     // ragged N (49 columns: a 7x7 feature map) computes a tile of padding per row
@@ -193,10 +184,10 @@ ImplicitConvTable::ImplicitConvTable(const ImplicitConvShape &s) {
     }
 }
 
-template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t,
-                          float, float *, int64_t);
-template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, const double *, int64_t, const double *,
-                           int64_t, double, double *, int64_t);
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, const float *, int64_t, const float *, int64_t, float,
+                          float *, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, const double *, int64_t, const double *, int64_t,
+                           double, double *, int64_t);
 template void gemm_implicit_conv<float>(int64_t, int64_t, const float *, int64_t, const ImplicitConvB<float> &, float,
                                         float *, int64_t);
 template void gemm_implicit_conv<double>(int64_t, int64_t, const double *, int64_t, const ImplicitConvB<double> &,

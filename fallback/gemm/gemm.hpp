@@ -11,8 +11,8 @@ namespace ai3::fallback {
 // uninitialised). Multithreaded over ai3's pool unless called from inside a
 // parallel_for, where it runs on the calling thread.
 template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B,
-          int64_t ldb, T beta, T *C, int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb,
+          T beta, T *C, int64_t ldc);
 
 // ------------------------------------------------------------ implicit-conv B
 // The implicit matrix of one (image, group) of a convolution: C*R*S rows k = (c, r, s),

@@ -80,7 +80,7 @@ struct F64 {
         const __m128i m = _mm_and_si128(in_range4(h, dh, H), in_range4(w, dw, IW));
         const __m128i vi = _mm_add_epi32(_mm_loadu_si128((const __m128i *)idx), _mm_set1_epi32(base));
         _mm256_storeu_pd(dst, _mm256_mask_i32gather_pd(_mm256_setzero_pd(), in, vi,
-                                                        _mm256_castsi256_pd(_mm256_cvtepi32_epi64(m)), 8));
+                                                       _mm256_castsi256_pd(_mm256_cvtepi32_epi64(m)), 8));
     }
     static V zero() { return _mm256_setzero_pd(); }
     static V load(const T *p) { return _mm256_loadu_pd(p); }

@@ -211,7 +211,7 @@ template <class S, int MR, int NV, int KC, int NB, int MB, int SM, int SNV, int 
         int64_t off, h, w; // p*stride_h*W + q*stride_w, p*stride_h, q*stride_w of its first column
     };
     static constexpr int64_t kNeverRow = INT64_MIN / 4; // a ConvSeg.h no row reaches: zero columns
-    static constexpr int kMaxRuns = 2; // more runs in a panel: gather instead (S::kGather)
+    static constexpr int kMaxRuns = 2;                  // more runs in a panel: gather instead (S::kGather)
 
     // n <= NR. Fixed trip counts: GCC would turn an open loop into a memset/memmove
     // call, which costs more than the copy at these lengths.
@@ -322,8 +322,8 @@ template <class S, int MR, int NV, int KC, int NB, int MB, int SM, int SNV, int 
                         const ConvRow cr = rows[k];
 #pragma GCC unroll 8
                         for (int v = 0; v < NV; ++v)
-                            S::gather(d + v * W, in, gi + v * W, gh + v * W, gw + v * W, int32_t(cr.off),
-                                      int32_t(cr.h), int32_t(cr.w), int32_t(H), int32_t(IW));
+                            S::gather(d + v * W, in, gi + v * W, gh + v * W, gw + v * W, int32_t(cr.off), int32_t(cr.h),
+                                      int32_t(cr.w), int32_t(H), int32_t(IW));
                     }
                     continue;
                 }
@@ -460,8 +460,7 @@ template <class S, int MR, int NV, int KC, int NB, int MB, int SM, int SNV, int 
             for (int j = 0; j < nv; ++j) S::store(c + i * ldc + j * W, r[i][j]);
     }
 
-    template <int m>
-    static void small_nn_cols(const GemmArgs<T> &g, const T *ap, int64_t n0, int64_t n1, bool tail) {
+    template <int m> static void small_nn_cols(const GemmArgs<T> &g, const T *ap, int64_t n0, int64_t n1, bool tail) {
         // K in chunks so the C strip stays in L1 while B rows stream past.
         constexpr int64_t KS = 256;
         constexpr int64_t CB = SNV * W;
@@ -513,12 +512,10 @@ template <class S, int MR, int NV, int KC, int NB, int MB, int SM, int SNV, int 
             }
     }
 
-    template <int m>
-    static void small_nt_cols(const GemmArgs<T> &g, const T *a, int64_t lda, int64_t n0, int64_t n1) {
+    template <int m> static void small_nt_cols(const GemmArgs<T> &g, const T *a, int64_t lda, int64_t n0, int64_t n1) {
         bool acc = g.beta != T(0);
         int64_t n = n0;
-        for (; n + SNJ <= n1; n += SNJ)
-            small_nt<m, SNJ>(g.K, a, lda, g.B + n * g.ldb, g.ldb, g.C + n, g.ldc, acc);
+        for (; n + SNJ <= n1; n += SNJ) small_nt<m, SNJ>(g.K, a, lda, g.B + n * g.ldb, g.ldb, g.C + n, g.ldc, acc);
         for (; n < n1; ++n) small_nt<m, 1>(g.K, a, lda, g.B + n * g.ldb, g.ldb, g.C + n, g.ldc, acc);
     }
 

@@ -18,8 +18,8 @@
 namespace ai3::fallback {
 
 template <class T> void maxpool2d_direct(const Pool2dParams &p, const UnaryArgs<T> &a) {
-    AI3_CHECK(p.kh >= 1 && p.kw >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1,
-              ValueError, "maxpool2d: kernel, stride and dilation must be >= 1");
+    AI3_CHECK(p.kh >= 1 && p.kw >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dil_h >= 1 && p.dil_w >= 1, ValueError,
+              "maxpool2d: kernel, stride and dilation must be >= 1");
     if (p.N * p.C <= 0 || p.P * p.Q <= 0) return;
 #if defined(AI3_PER_ISA_X86)
     switch (detail::gemm_active_isa()) {

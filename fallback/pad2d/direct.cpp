@@ -40,8 +40,7 @@ int64_t source_index(int64_t i, int64_t n, int64_t before, int64_t after, PadMod
 
 template <class T> void pad2d_direct(const Pad2dParams &p, const UnaryArgs<T> &a) {
     const int64_t Ho = p.H + p.top + p.bottom, Wo = p.W + p.left + p.right;
-    AI3_CHECK(p.N >= 0 && p.C >= 0 && p.H >= 0 && p.W >= 0 && Ho >= 0 && Wo >= 0, ValueError,
-              "pad2d: negative size");
+    AI3_CHECK(p.N >= 0 && p.C >= 0 && p.H >= 0 && p.W >= 0 && Ho >= 0 && Wo >= 0, ValueError, "pad2d: negative size");
     const int64_t planes = p.N * p.C, HW = p.H * p.W, HWo = Ho * Wo;
     if (planes == 0 || HWo == 0) return;
     std::vector<int64_t> rows(static_cast<size_t>(Ho)), cols(static_cast<size_t>(Wo));

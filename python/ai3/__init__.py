@@ -7,17 +7,22 @@ turns a whole model into an :class:`ai3.Model` that ai3 runs alone.
 
 from __future__ import annotations
 
+import sys as _sys
+import types as _types
 from typing import Optional
 
 import torch as _torch
 
-from . import _sycl_backend
+from . import _config, _sycl_backend
 
 # Before anything can query SYCL platforms: make the OpenCL CPU device visible and
 # keep compiled SYCL kernels on disk (see ai3._sycl_backend.prepare_environment).
 _sycl_backend.prepare_environment()
 
-from . import errors
+from . import _core, errors, layers
+from . import ops as _ops  # noqa: F401  (registers the torch.library operators)
+from .algorithms import SUPPORTED_ALGORITHMS
+from .devices import Device, backend_status, devices
 from .errors import (
     Ai3Error,
     BackendError,
@@ -28,23 +33,33 @@ from .errors import (
     UnknownAlgorithmError,
     UnsupportedError,
 )
-from . import _core
-from .algorithms import SUPPORTED_ALGORITHMS
-from .tensor import Tensor
-from . import layers
-from .devices import Device, backend_status, devices
 from .model import Model
 from .selectors import AlgorithmicSelector
 from .swap import Conv2d, swap_backend, swap_conv2d
-from . import ops as _ops  # registers the torch.library operators
+from .tensor import Tensor
 from .tuning import calibrate, tune
 from .warmup import warmup
 
 __version__: str = _core.build_info()["version"]
 
-#: The backend of the existing DNN. If None, the backend will be inferred from the
-#: type of the input to the swapping functions. Only None and "torch" are valid.
-FROM_BACKEND: Optional[str] = None
+
+
+class _Package(_types.ModuleType):
+    """``ai3`` itself: ``ai3.FROM_BACKEND`` lives in :mod:`ai3._config`, so the modules
+    that read it need not import the package (no import circle)."""
+
+    @property
+    def FROM_BACKEND(self) -> Optional[str]:
+        """The backend of the existing DNN. If None, the backend will be inferred from the
+        type of the input to the swapping functions. Only None and "torch" are valid."""
+        return _config.FROM_BACKEND
+
+    @FROM_BACKEND.setter
+    def FROM_BACKEND(self, value: Optional[str]) -> None:
+        _config.FROM_BACKEND = value
+
+
+_sys.modules[__name__].__class__ = _Package
 
 
 def using_sycl() -> bool:
@@ -80,7 +95,8 @@ def get_num_threads() -> int:
 # Share the cores with torch instead of competing with it.
 _core.set_num_threads(_torch.get_num_threads())
 # Winners measured by ai3.tune in earlier processes (this CPU's instruction set).
-from .tuning import load_cache as _load_tuned, load_constants as _load_constants
+from .tuning import load_cache as _load_tuned
+from .tuning import load_constants as _load_constants
 
 _load_tuned()
 _load_constants()

@@ -6,17 +6,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+import ai3
+
+from . import bench
+from .devices import _cuda_module, cuda_unusable_reason
+
 
 def _info() -> int:
-    import ai3
-
     info = ai3._core.build_info()
     print(f"ai3 {info['version']} (compiled by {info['compiler']})")
     print("backends:")
     for name, status in ai3.backend_status().items():
         print(f"  {name:6s} {status}")
-    from .devices import _cuda_module, cuda_unusable_reason
-
     cuda_why = cuda_unusable_reason()
     if cuda_why and ai3.backend_status().get("cuda", "").startswith("built"):
         print(f"  cuda not usable: {cuda_why}")
@@ -34,7 +35,7 @@ def _info() -> int:
                   f"{i.get('kind')}, fp64={'yes' if i.get('fp64') else 'no'}, kernels {ai3._sycl.mode()})")
     print(f"threads: {ai3.get_num_threads()}")
     kernels: dict = {}
-    for op, algo, backend, dtype in ai3._core.registry_entries():
+    for op, algo, backend, _dtype in ai3._core.registry_entries():
         kernels.setdefault((op, backend), set()).add(algo)
     print("kernels:")
     for (op, backend), algos in sorted(kernels.items()):
@@ -46,8 +47,6 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ai3", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="print the build's backends, devices and kernels")
-    from . import bench
-
     bp = sub.add_parser("bench", help="benchmark ai3 against torch per conv layer and per model",
                         description=bench.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_arguments(bp)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from .errors import DTypeError, InvalidInputError
+from .errors import DeviceError, DTypeError, InvalidInputError
+from .tensor import Tensor
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_NAMES = {torch.float32: "float32", torch.float64: "float64", np.dtype("float32"): "float32", np.dtype("float64"): "float64"}
+_NAMES = {torch.float32: "float32", torch.float64: "float64",
+          np.dtype("float32"): "float32", np.dtype("float64"): "float64"}
 
 
 def dtype_name(dtype: Any, what: str = "dtype") -> str:
@@ -91,7 +93,8 @@ def usm_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], s
         raise DTypeError(f"{what} (USM memory) must be float32 or float64, got typestr {typestr!r}")
     strides = iface.get("strides")
     if strides is not None:
-        size, expect = int(typestr[-1]), []
+        size = int(typestr[-1])
+        expect: List[int] = []
         for d in reversed(shape):
             expect.insert(0, size)
             size *= d
@@ -102,12 +105,8 @@ def usm_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], s
 
 def input_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], str]:
     """A dense CPU view of a torch tensor, numpy array or ai3.Tensor: (keep-alive, address, shape, dtype)."""
-    from .tensor import Tensor
-
     if isinstance(x, torch.Tensor):
         if x.device.type != "cpu":
-            from .errors import DeviceError
-
             raise DeviceError(f"{what} is on {x.device}, but this ai3 layer runs on the CPU")
         name = dtype_name(x.dtype, f"{what} dtype")
         x = x.detach().contiguous()

@@ -15,7 +15,8 @@ def cpu_isa() -> str: ...
 def set_tuned(key: str, algorithm: str) -> None: ...
 def clear_tuned() -> None: ...
 def tuned(key: str) -> Optional[str]: ...
-def conv2d_refusal(algorithm: str, kernel: Tuple[int, int], stride: Tuple[int, int], dilation: Tuple[int, int], groups: int) -> str: ...
+def conv2d_refusal(algorithm: str, kernel: Tuple[int, int], stride: Tuple[int, int], dilation: Tuple[int, int],
+                   groups: int) -> str: ...
 def calibrate(dtype: str, device: Any = "cpu") -> Dict[str, float]: ...
 def set_cost_constants(dtype: str, constants: Dict[str, float], backend: str = "cpu") -> None: ...
 def cost_constants(dtype: str, backend: str = "cpu") -> Dict[str, float]: ...
@@ -34,10 +35,10 @@ class Tensor:
     def to(self, out_type: Any) -> Any: ...
 
 class PadMode:
-    zeros: "PadMode"
-    reflect: "PadMode"
-    replicate: "PadMode"
-    circular: "PadMode"
+    zeros: PadMode
+    reflect: PadMode
+    replicate: PadMode
+    circular: PadMode
 
 class Layer:
     @property
@@ -61,7 +62,7 @@ class Conv2d(Layer):
     @staticmethod
     def borrowed(weight_shape: Sequence[int], has_bias: bool, stride: Tuple[int, int],
                  padding: Tuple[int, int, int, int], dilation: Tuple[int, int], groups: int, padding_mode: PadMode,
-                 algorithm: str) -> "Conv2d": ...
+                 algorithm: str) -> Conv2d: ...
     def forward_with(self, input: int, shape: Sequence[int], weight: int, bias: int, output: int, dtype: str,
                      device: str = "cpu", weight_version: int = 0, activation: str = "none") -> None: ...
     def tune_key(self, shape: Sequence[int], dtype: str, device: str = "cpu") -> str: ...
@@ -73,10 +74,10 @@ class Linear(Layer):
 class Pool2d(Layer):
     @staticmethod
     def max(kernel_size: Tuple[int, int], stride: Tuple[int, int], padding: Tuple[int, int],
-            dilation: Tuple[int, int], ceil_mode: bool, algorithm: str) -> "Pool2d": ...
+            dilation: Tuple[int, int], ceil_mode: bool, algorithm: str) -> Pool2d: ...
     @staticmethod
     def avg(kernel_size: Tuple[int, int], stride: Tuple[int, int], padding: Tuple[int, int], ceil_mode: bool,
-            count_include_pad: bool, divisor_override: int, algorithm: str) -> "Pool2d": ...
+            count_include_pad: bool, divisor_override: int, algorithm: str) -> Pool2d: ...
 
 class AdaptiveAvgPool2d(Layer):
     def __init__(self, out_h: int, out_w: int, algorithm: str) -> None: ...
@@ -105,23 +106,23 @@ class BatchNorm2d(Layer):
     def __init__(self, running_mean: Any, running_var: Any, weight: Optional[Any], bias: Optional[Any], eps: float,
                  algorithm: str, dtype: str) -> None: ...
     @staticmethod
-    def affine(scale: Any, shift: Any, algorithm: str, dtype: str) -> "BatchNorm2d": ...
+    def affine(scale: Any, shift: Any, algorithm: str, dtype: str) -> BatchNorm2d: ...
 
 class PointwiseKind:
-    relu6: "PointwiseKind"
-    hardswish: "PointwiseKind"
-    hardsigmoid: "PointwiseKind"
-    silu: "PointwiseKind"
-    sigmoid: "PointwiseKind"
-    gelu: "PointwiseKind"
-    gelu_tanh: "PointwiseKind"
+    relu6: PointwiseKind
+    hardswish: PointwiseKind
+    hardsigmoid: PointwiseKind
+    silu: PointwiseKind
+    sigmoid: PointwiseKind
+    gelu: PointwiseKind
+    gelu_tanh: PointwiseKind
 
 class Pointwise(Layer):
     def __init__(self, kind: PointwiseKind, algorithm: str) -> None: ...
 
 class BinaryKind:
-    add: "BinaryKind"
-    mul: "BinaryKind"
+    add: BinaryKind
+    mul: BinaryKind
 
 class Binary(Layer):
     def __init__(self, kind: BinaryKind, algorithm: str) -> None: ...
@@ -135,7 +136,7 @@ class Split(Layer):
 class Permute(Layer):
     def __init__(self, perm: Sequence[int], algorithm: str) -> None: ...
     @staticmethod
-    def transpose(dim0: int, dim1: int, algorithm: str) -> "Permute": ...
+    def transpose(dim0: int, dim1: int, algorithm: str) -> Permute: ...
 
 class Reshape(Layer):
     # target entries (src, dim, size): src -1 = the fixed size (-1 infers it); else dim of input src.

@@ -23,6 +23,7 @@ from torch import nn
 from . import layers as L
 from ._convert import DTYPES
 from .errors import InvalidInputError, UnsupportedError
+from .modules import Conv2d as Ai3Conv2d
 
 
 @dataclass
@@ -80,11 +81,12 @@ _POINTWISE_MODULES = {nn.ReLU6: L.ReLU6, nn.Hardswish: L.Hardswish, nn.Hardsigmo
 _POINTWISE_FUNCTIONS = {F.relu6: L.ReLU6, F.hardswish: L.Hardswish, F.hardsigmoid: L.Hardsigmoid, F.silu: L.SiLU,
                         torch.sigmoid: L.Sigmoid, F.sigmoid: L.Sigmoid, torch.nn.functional.sigmoid: L.Sigmoid}
 _POINTWISE_METHODS = {"sigmoid": L.Sigmoid, "sigmoid_": L.Sigmoid}
-_SIZE_OPS = {operator.add: operator.add, operator.sub: operator.sub, operator.mul: operator.mul,
-             operator.floordiv: operator.floordiv, operator.truediv: operator.truediv, operator.mod: operator.mod,
-             operator.neg: operator.neg, operator.iadd: operator.add, operator.imul: operator.mul,
-             operator.isub: operator.sub, operator.ifloordiv: operator.floordiv, math.floor: math.floor,
-             math.ceil: math.ceil}
+_SIZE_OPS: Dict[Any, Callable[..., Any]] = {
+    operator.add: operator.add, operator.sub: operator.sub, operator.mul: operator.mul,
+    operator.floordiv: operator.floordiv, operator.truediv: operator.truediv, operator.mod: operator.mod,
+    operator.neg: operator.neg, operator.iadd: operator.add, operator.imul: operator.mul,
+    operator.isub: operator.sub, operator.ifloordiv: operator.floordiv, math.floor: math.floor,
+    math.ceil: math.ceil}
 _ADD = (operator.add, operator.iadd, torch.add)
 _MUL = (operator.mul, operator.imul, torch.mul)
 
@@ -169,7 +171,7 @@ class GraphBuilder:
         else:
             raise UnsupportedError(f"swap_backend cannot use {type(x).__name__} as a tensor in {_where(node, self.gm)}")
         dt = self.dtype
-        spec = Spec(None, node, lambda _a, t=t: L.Constant(t, dtype=dt), [], node.name)
+        spec = Spec(None, node, lambda _a, t=t: L.Constant(t, dtype=dt), [], node.name)  # type: ignore[misc]
         v = Value(len(self.specs) + 1)
         self.specs.append(spec)
         self.shapes[v.id] = tuple(t.shape)
@@ -255,7 +257,8 @@ class GraphBuilder:
 
         if self.shapes.get(0) is not None and not hasattr(node.meta.get("tensor_meta"), "shape"):
             raise UnsupportedError(f"swap_backend can run {where} through torch only if it returns one tensor")
-        name = f"{node.name} ({node.target if isinstance(node.target, str) else getattr(node.target, '__name__', node.target)})"
+        target = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", node.target)
+        name = f"{node.name} ({target})"
         ids = [t.id for t in tensors]
         n = len(ids)
         return self.add(Spec(None, node, lambda _a: L.TorchFunction(fn, n, name), ids, node.name,
@@ -274,8 +277,6 @@ class GraphBuilder:
     # ---- modules -----------------------------------------------------------------------------
 
     def module(self, node: torch.fx.Node, m: nn.Module, a: tuple, k: dict) -> Any:
-        from .swap import Conv2d as Ai3Conv2d
-
         t = type(m)
         if isinstance(m, _NOOP_MODULES):
             return a[0]
@@ -284,8 +285,8 @@ class GraphBuilder:
         x = a[0]
         dt = self.dtype
         if t in (nn.Conv2d, Ai3Conv2d):
-            spec = Spec("conv2d", m, lambda algo: None, [x.id], node.name, self.shapes.get(x.id), conv=m)
-            spec.build = lambda algo, s=spec: _conv_layer(s, algo, dt)
+            spec = Spec("conv2d", m, _unbuilt, [x.id], node.name, self.shapes.get(x.id), conv=m)
+            spec.build = lambda algo, s=spec: _conv_layer(s, algo, dt)  # type: ignore[misc]
             return self.add(spec, node)
         if t is nn.BatchNorm2d:
             if m.running_mean is None or m.running_var is None:
@@ -642,10 +643,15 @@ class _TorchCall:
         return self.target(*a, **k)
 
 
+def _unbuilt(_algo: str) -> L.Layer:
+    raise AssertionError("a spec's build is set right after the spec is made")
+
+
 def _conv_layer(spec: Spec, algo: str, dtype: str) -> L.Conv2D:
     """The conv's layer, with a following BatchNorm2d folded into its weight and bias:
     w' = w * s, b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps) (computed in float64)."""
     m = spec.conv
+    assert m is not None, "a conv2d spec holds its conv"
     if spec.bn is None:
         return L.Conv2D.from_torch(m, algo, dtype=dtype)
     bn = spec.bn

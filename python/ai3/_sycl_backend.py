@@ -6,6 +6,9 @@ is off. Devices are dpctl's: ``"sycl"`` is dpctl's default device, any other
 string a dpctl filter selector (``"opencl:cpu"``), and ``dpctl.SyclDevice`` /
 ``dpctl.SyclQueue`` objects are taken as they are (a queue keeps its context, so
 USM memory made on it is usable by ai3 without a copy).
+
+A leaf of the package: it hands out plain :class:`SyclDevice` records, from which
+:mod:`ai3.devices` builds its ``Device`` objects and user-facing messages.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ import json
 import os
 import sys
 import threading
-import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from .errors import DeviceError
 
@@ -119,7 +122,7 @@ def _no_device_reason() -> str:
     return "SYCL is built, but dpctl sees no SYCL device." + hint
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dpctl_devices() -> Tuple[Any, ...]:
     try:
         import dpctl
@@ -139,16 +142,24 @@ def device_kind(d: Any) -> str:
 _info: Dict[int, Dict[str, Any]] = {}  # handle -> {"kind", "fp64", "filter"}
 
 
-def _make(d: Any, handle: int, index: int) -> Any:
-    from .devices import Device
+@dataclass(frozen=True)
+class SyclDevice:
+    """A usable SYCL device: its dpctl filter string, its index among dpctl's devices and
+    the ``ai3._sycl`` queue handle ai3's kernels run on."""
 
+    name: str
+    index: int
+    handle: int
+
+
+def _make(d: Any, handle: int, index: int) -> SyclDevice:
     _info[handle] = {"kind": device_kind(d), "fp64": bool(d.has_aspect_fp64), "filter": d.filter_string}
-    return Device("sycl", d.filter_string, index, handle)
+    return SyclDevice(d.filter_string, index, handle)
 
 
-@functools.lru_cache(maxsize=None)
-def sycl_devices() -> Tuple[Any, ...]:
-    """The usable SYCL devices, as ai3 Devices named by dpctl filter strings."""
+@functools.cache
+def sycl_devices() -> Tuple[SyclDevice, ...]:
+    """The usable SYCL devices, named by dpctl filter strings."""
     mod = load()
     if mod is None:
         return ()
@@ -162,22 +173,17 @@ def sycl_devices() -> Tuple[Any, ...]:
 
 
 def info(device: Any) -> Dict[str, Any]:
-    """What ai3 knows about a resolved SYCL Device: kind, fp64, dpctl filter string."""
+    """What ai3 knows about a resolved SYCL device (anything with its ``handle``): kind,
+    fp64, dpctl filter string."""
     return dict(_info.get(device.handle, {}))
 
 
-def _usable_names() -> str:
-    from .devices import devices
-
-    return ", ".join(repr(d.name) for d in devices())
-
-
-def resolve(spec: Any) -> Any:
-    """A SYCL device from ``"sycl"``, a dpctl filter string, a dpctl.SyclDevice or SyclQueue."""
+def resolve(spec: Any) -> SyclDevice:
+    """A SYCL device from ``"sycl"``, a dpctl filter string, a dpctl.SyclDevice or SyclQueue.
+    The DeviceError it raises says what failed; ai3.devices adds the usable devices."""
     mod = load()
     if mod is None:
-        raise DeviceError(f"device {spec!r} needs ai3's SYCL backend, which is {_reason}. "
-                          f"Usable devices: {_usable_names()}")
+        raise DeviceError(f"device {spec!r} needs ai3's SYCL backend, which is {_reason}")
     import dpctl
 
     index_of = {d.name: d.index for d in sycl_devices()}
@@ -192,8 +198,7 @@ def resolve(spec: Any) -> Any:
             d = dpctl.select_default_device() if text.lower() == "sycl" else dpctl.SyclDevice(text)
         except Exception as e:  # dpctl raises SyclDeviceCreationError / ValueError / TypeError
             reason = "" if sycl_devices() else f" ({_no_device_reason()})"
-            raise DeviceError(f"no SYCL device matches {spec!r}: {e}{reason}. Usable devices: {_usable_names()}") \
-                from None
+            raise DeviceError(f"no SYCL device matches {spec!r}: {e}{reason}") from None
     for dev in sycl_devices():
         if dev.name == d.filter_string:
             return dev
@@ -229,7 +234,8 @@ def _measurements_path() -> Path:
 
 
 def load_measurements() -> Dict[str, float]:
-    """Seconds per reference workload stored by :func:`measure_cpu_devices` (empty if never run)."""
+    """Seconds per reference workload stored by :func:`ai3.tuning.measure_cpu_devices` (empty if
+    never run)."""
     try:
         data = json.loads(_measurements_path().read_text())
         return {str(k): float(v) for k, v in data.items()}
@@ -237,32 +243,11 @@ def load_measurements() -> Dict[str, float]:
         return {}
 
 
-def measure_cpu_devices(*, repeats: int = 5, save: bool = True) -> Dict[str, float]:
-    """Time a reference conv layer (64->64 channels, 3x3, 56x56, ``default``) on the
-    fallback and on each SYCL CPU device; store the seconds for the default policy."""
-    import torch
-
-    from .swap import swap_conv2d
-
-    x = torch.randn(1, 64, 56, 56)
-    out: Dict[str, float] = {}
-    targets: List[Any] = ["cpu"] + [d for d in sycl_devices() if _info[d.handle]["kind"] == "cpu"]
-    for target in targets:
-        conv = torch.nn.Conv2d(64, 64, 3, padding=1)
-        swap_conv2d(conv, "default", device=target)
-        with torch.no_grad():
-            conv(x)  # compile, upload, resolve
-            times = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                conv(x)
-                times.append(time.perf_counter() - t0)
-        out["cpu" if target == "cpu" else target.name] = sorted(times)[len(times) // 2]
-    if save:
-        path = _measurements_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(out, indent=1))
-    return out
+def save_measurements(seconds: Mapping[str, float]) -> None:
+    """Store what :func:`ai3.tuning.measure_cpu_devices` measured, for :func:`load_measurements`."""
+    path = _measurements_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(seconds), indent=1))
 
 
 # Kernel-driver device nodes every SYCL GPU backend needs on Linux (Level Zero and
@@ -277,7 +262,7 @@ def gpu_nodes_present() -> bool:
     return any(glob.glob(pattern) for pattern in _GPU_NODES)
 
 
-def default_for_cpu_params() -> Optional[Any]:
+def default_for_cpu_params() -> Optional[SyclDevice]:
     """The SYCL device the default policy picks for CPU parameters, or None for the fallback."""
     if not _loaded and not gpu_nodes_present():
         # Only a SYCL CPU device measured faster than the fallback could win, and the
@@ -295,20 +280,9 @@ def default_for_cpu_params() -> Optional[Any]:
 
 # ---- device memory in --------------------------------------------------------------------------
 
-def usm_input(x: Any, device: Any) -> Tuple[Any, int, Tuple[int, ...], str]:
-    """An ``ai3.Model`` input in USM device memory (``__sycl_usm_array_interface__``): checked to
-    belong to the model's SYCL device (its context), then read in place."""
-    from ._convert import usm_array
-
-    if device.backend != "sycl":
-        raise DeviceError(f"this input is SYCL USM memory, but the model runs on {device}; "
-                          f"build the model with device= a SYCL device")
-    keep, ptr, shape, dtype = usm_array(x)
-    mod = load()
-    if not mod.is_device_pointer(device.handle, ptr):
-        raise DeviceError(f"this USM memory does not belong to {device.name}'s SYCL context; allocate it on a "
-                          f"queue of that device (dpctl.SyclQueue({device.name!r}))")
-    return keep, ptr, shape, dtype
+def owns_pointer(device: Any, ptr: int) -> bool:
+    """Whether USM memory at ``ptr`` belongs to this SYCL device's context (ai3 reads it in place)."""
+    return bool(load().is_device_pointer(device.handle, ptr))
 
 
 # ---- warm-up ----------------------------------------------------------------------------------
@@ -328,4 +302,4 @@ def compile_stats() -> Tuple[int, float]:
 
 
 __all__ = ["prepare_environment", "load", "unavailable_reason", "sycl_devices", "resolve", "choose_default",
-           "measure_cpu_devices", "load_measurements", "default_for_cpu_params", "compile_bundles", "info"]
+           "save_measurements", "load_measurements", "SyclDevice", "default_for_cpu_params", "compile_bundles", "info"]

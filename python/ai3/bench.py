@@ -30,6 +30,7 @@ from torch import nn
 import ai3
 
 from ._shapes import record_input_shapes
+from .devices import resolve_device
 
 Timer = Callable[[], Any]
 
@@ -105,8 +106,6 @@ def conv_algorithms(dtype: str, backend: str = "cpu") -> List[str]:
 
 
 def _device_backend(device: str) -> str:
-    from .devices import resolve_device
-
     return resolve_device(device).backend
 
 
@@ -194,7 +193,7 @@ def bench_layers(model_name: str, batch: int, size: int, dtype: torch.dtype, alg
                 mod = nn.Sequential(copy.deepcopy(ref_conv))
                 try:
                     ai3.swap_conv2d(mod, algo, device=device)
-                    run_ai3 = _synced(lambda mod=mod: mod(x), tdev)
+                    run_ai3 = _synced(lambda mod=mod: mod(x), tdev)  # type: ignore[misc]
                     out = run_ai3()
                 except (NotImplementedError, ValueError, RuntimeError) as e:
                     row["algorithms"][algo] = {"error": f"{type(e).__name__}: {e}".splitlines()[0]}

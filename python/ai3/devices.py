@@ -13,8 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import _core
-from . import _sycl_backend
+from . import _core, _sycl_backend
 from .errors import DeviceError
 
 
@@ -66,7 +65,7 @@ def backend_status() -> Dict[str, str]:
 
 def devices() -> List[Device]:
     """The devices this installation of ai3 can run on, in order of preference."""
-    return [CPU] + _cuda_devices() + list(_sycl_backend.sycl_devices())
+    return [CPU] + _cuda_devices() + [_sycl(r) for r in _sycl_backend.sycl_devices()]
 
 
 # ---- CUDA ------------------------------------------------------------------------------
@@ -168,11 +167,12 @@ def resolve_device(device: Any = None, *, follow: Optional[Any] = None) -> Devic
         if follow is None:
             return CPU
         if str(follow) == "cpu":  # CPU parameters: a SYCL GPU, else the measured faster CPU path
-            return _sycl_backend.default_for_cpu_params() or CPU
+            r = _sycl_backend.default_for_cpu_params()
+            return _sycl(r) if r is not None else CPU
         device = follow
     type_name = type(device).__name__
     if type_name in ("SyclDevice", "SyclQueue"):
-        return _sycl_backend.resolve(device)
+        return _resolve_sycl(device)
     if not isinstance(device, str):
         try:
             import torch
@@ -191,7 +191,18 @@ def resolve_device(device: Any = None, *, follow: Optional[Any] = None) -> Devic
     if d in ("mps", "metal"):
         return _fail(device, "apple")
     # Everything else is a SYCL device: "sycl" or a dpctl filter selector string.
-    return _sycl_backend.resolve(device)
+    return _resolve_sycl(device)
+
+
+def _sycl(r: _sycl_backend.SyclDevice) -> Device:
+    return Device("sycl", r.name, r.index, r.handle)
+
+
+def _resolve_sycl(spec: Any) -> Device:
+    try:
+        return _sycl(_sycl_backend.resolve(spec))
+    except DeviceError as e:
+        raise DeviceError(f"{e}. Usable devices: {', '.join(repr(d.name) for d in devices())}") from None
 
 
 def from_key(key: str) -> Any:
@@ -201,8 +212,8 @@ def from_key(key: str) -> Any:
     if key.startswith("cuda:"):
         index = int(key.split(":", 1)[1])
         return ("cuda", index, cuda_handle(index))
-    backend, index, handle = key.split(":")
-    return (backend, int(index), int(handle))
+    backend, ordinal, handle = key.split(":")
+    return (backend, int(ordinal), int(handle))
 
 
 def _fail(device: str, backend: str) -> Device:

@@ -8,17 +8,16 @@ does the latter for a whole network.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, ClassVar, Dict, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
-
 import torch
 from torch import nn
 
 from . import _core
-from ._convert import as_numpy_param, conv_padding, dtype_name, empty_like_input, input_array, pair
+from ._convert import DTYPES, as_numpy_param, conv_padding, dtype_name, empty_like_input, input_array, pair
 from .algorithms import check_algorithm
-from .errors import DTypeError, InvalidInputError
+from .errors import DTypeError, InvalidInputError, UnsupportedError
 
 IntOrPair = Union[int, Tuple[int, int], Sequence[int]]
 
@@ -91,17 +90,18 @@ class Layer:
                 "params": params, "hyper": self._hyper()}
 
     @classmethod
-    def _rebuild(cls, state: Dict[str, Any]) -> "Layer":
+    def _rebuild(cls, state: Dict[str, Any]) -> Layer:
         kw = dict(state["hyper"])
         kw.update(state["params"])
         if state["dtype"] is not None:
             kw["dtype"] = state["dtype"]
-        return cls(algorithm=state["algorithm"], **kw)
+        make: Any = cls  # every concrete layer takes algorithm= (the base class is abstract)
+        return make(algorithm=state["algorithm"], **kw)
 
     @staticmethod
-    def from_state(state: Dict[str, Any]) -> "Layer":
+    def from_state(state: Dict[str, Any]) -> Layer:
         """The layer :meth:`state` describes."""
-        cls = _LAYER_TYPES.get(state.get("type")) if isinstance(state, dict) else None
+        cls = _LAYER_TYPES.get(str(state.get("type"))) if isinstance(state, dict) else None
         if cls is None:
             found = state.get("type") if isinstance(state, dict) else type(state).__name__
             raise InvalidInputError(f"not an ai3 layer state (unknown type {found!r})")
@@ -171,7 +171,7 @@ class Conv2D(Layer):
                 "padding_mode": self.padding_mode}
 
     @classmethod
-    def from_torch(cls, module: nn.Conv2d, algorithm: str = "default", *, dtype: Any = None) -> "Conv2D":
+    def from_torch(cls, module: nn.Conv2d, algorithm: str = "default", *, dtype: Any = None) -> Conv2D:
         """Copy an ``nn.Conv2d``'s parameters and hyper-parameters."""
         return cls(
             module.weight,
@@ -206,7 +206,7 @@ class Linear(Layer):
         self.weight_shape = tuple(w.shape)
 
     @classmethod
-    def from_torch(cls, module: nn.Linear, algorithm: str = "default", *, dtype: Any = None) -> "Linear":
+    def from_torch(cls, module: nn.Linear, algorithm: str = "default", *, dtype: Any = None) -> Linear:
         return cls(module.weight, module.bias, algorithm=algorithm, dtype=dtype)
 
     def _extra_repr(self) -> str:
@@ -240,10 +240,8 @@ class MaxPool2D(Layer):
                 "dilation": self.dilation, "ceil_mode": self.ceil_mode}
 
     @classmethod
-    def from_torch(cls, module: nn.MaxPool2d, algorithm: str = "default", **_: Any) -> "MaxPool2D":
+    def from_torch(cls, module: nn.MaxPool2d, algorithm: str = "default", **_: Any) -> MaxPool2D:
         if module.return_indices:
-            from .errors import UnsupportedError
-
             raise UnsupportedError("MaxPool2d(return_indices=True) is not supported by ai3")
         return cls(module.kernel_size, module.stride, module.padding, module.dilation, module.ceil_mode,
                    algorithm=algorithm)
@@ -280,7 +278,8 @@ class AvgPool2D(Layer):
         core = _core.Pool2d.avg(k, s, p, bool(ceil_mode), bool(count_include_pad), divisor_override or 0, algorithm)
         super().__init__(core)
         self.kernel_size, self.stride, self.padding = k, s, p
-        self.ceil_mode, self.count_include_pad, self.divisor_override = bool(ceil_mode), bool(count_include_pad), divisor_override
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+        self.divisor_override = divisor_override
 
     def _hyper(self) -> Dict[str, Any]:
         return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
@@ -288,7 +287,7 @@ class AvgPool2D(Layer):
                 "divisor_override": self.divisor_override}
 
     @classmethod
-    def from_torch(cls, module: nn.AvgPool2d, algorithm: str = "default", **_: Any) -> "AvgPool2D":
+    def from_torch(cls, module: nn.AvgPool2d, algorithm: str = "default", **_: Any) -> AvgPool2D:
         return cls(module.kernel_size, module.stride, module.padding, module.ceil_mode, module.count_include_pad,
                    module.divisor_override, algorithm=algorithm)
 
@@ -321,7 +320,7 @@ class AdaptiveAvgPool2D(Layer):
         return {"output_size": self.output_size}
 
     @classmethod
-    def from_torch(cls, module: nn.AdaptiveAvgPool2d, algorithm: str = "default", **_: Any) -> "AdaptiveAvgPool2D":
+    def from_torch(cls, module: nn.AdaptiveAvgPool2d, algorithm: str = "default", **_: Any) -> AdaptiveAvgPool2D:
         return cls(module.output_size, algorithm=algorithm)
 
     def _extra_repr(self) -> str:
@@ -338,7 +337,7 @@ class ReLU(Layer):
         super().__init__(_core.ReLU(algorithm))
 
     @classmethod
-    def from_torch(cls, module: nn.Module, algorithm: str = "default", **_: Any) -> "ReLU":
+    def from_torch(cls, module: nn.Module, algorithm: str = "default", **_: Any) -> ReLU:
         return cls(algorithm=algorithm)
 
 
@@ -356,7 +355,7 @@ class Flatten(Layer):
         return {"start_dim": self.start_dim, "end_dim": self.end_dim}
 
     @classmethod
-    def from_torch(cls, module: nn.Flatten, algorithm: str = "default", **_: Any) -> "Flatten":
+    def from_torch(cls, module: nn.Flatten, algorithm: str = "default", **_: Any) -> Flatten:
         return cls(module.start_dim, module.end_dim, algorithm=algorithm)
 
     def _extra_repr(self) -> str:
@@ -401,16 +400,17 @@ class BatchNorm2D(Layer):
         check_algorithm(self.op, algorithm)
         dt = _param_dtype(dtype, running_mean)
         conv = lambda t: None if t is None else as_numpy_param(t, dt)  # noqa: E731
-        core = _core.BatchNorm2d(conv(running_mean), conv(running_var), conv(weight), conv(bias), float(eps),
-                                 algorithm, dt)
+        mean = conv(running_mean)
+        core = _core.BatchNorm2d(mean, conv(running_var), conv(weight), conv(bias), float(eps), algorithm, dt)
         super().__init__(core, dt)
-        self.num_features, self.eps = int(conv(running_mean).shape[0]), float(eps)
+        self.num_features = int(mean.shape[0]) if mean is not None else 0  # (the core refuses None)
+        self.eps = float(eps)
 
     def _hyper(self) -> Dict[str, Any]:
         return {"eps": self.eps}
 
     @classmethod
-    def _rebuild(cls, state: Dict[str, Any]) -> "BatchNorm2D":
+    def _rebuild(cls, state: Dict[str, Any]) -> BatchNorm2D:
         # The layer keeps only the folded per-channel scale and shift: take those back.
         dt = state["dtype"]
         self = cls.__new__(cls)
@@ -421,7 +421,7 @@ class BatchNorm2D(Layer):
         return self
 
     @classmethod
-    def from_torch(cls, module: nn.BatchNorm2d, algorithm: str = "default", *, dtype: Any = None) -> "BatchNorm2D":
+    def from_torch(cls, module: nn.BatchNorm2d, algorithm: str = "default", *, dtype: Any = None) -> BatchNorm2D:
         if module.running_mean is None or module.running_var is None:
             raise InvalidInputError("ai3 BatchNorm2D needs running statistics (track_running_stats=True)")
         return cls(module.running_mean, module.running_var, module.weight, module.bias, module.eps,
@@ -439,7 +439,7 @@ class _Pointwise(Layer):
         super().__init__(_core.Pointwise(getattr(_core.PointwiseKind, self.kind), algorithm))
 
     @classmethod
-    def from_torch(cls, module: nn.Module, algorithm: str = "default", **_: Any) -> "Layer":
+    def from_torch(cls, module: nn.Module, algorithm: str = "default", **_: Any) -> Layer:
         return cls(algorithm=algorithm)
 
 
@@ -490,7 +490,7 @@ class GELU(Layer):
         return {"approximate": self.approximate}
 
     @classmethod
-    def from_torch(cls, module: nn.GELU, algorithm: str = "default", **_: Any) -> "GELU":
+    def from_torch(cls, module: nn.GELU, algorithm: str = "default", **_: Any) -> GELU:
         return cls(module.approximate, algorithm=algorithm)
 
     def _extra_repr(self) -> str:
@@ -563,7 +563,7 @@ class Permute(Layer):
         self.transposed: Optional[Tuple[int, int]] = None
 
     @classmethod
-    def transpose(cls, dim0: int, dim1: int, *, algorithm: str = "default") -> "Permute":
+    def transpose(cls, dim0: int, dim1: int, *, algorithm: str = "default") -> Permute:
         """``x.transpose(dim0, dim1)`` for inputs of any rank."""
         check_algorithm(cls.op, algorithm)
         self = cls.__new__(cls)
@@ -575,7 +575,7 @@ class Permute(Layer):
         return {"dims": self.dims, "transposed": self.transposed}
 
     @classmethod
-    def _rebuild(cls, state: Dict[str, Any]) -> "Permute":
+    def _rebuild(cls, state: Dict[str, Any]) -> Permute:
         h = state["hyper"]
         if h["transposed"] is not None:
             return cls.transpose(*h["transposed"], algorithm=state["algorithm"])
@@ -655,13 +655,13 @@ class LayerNorm(Layer):
         return {"normalized_shape": self.normalized_shape, "eps": self.eps, "over_channels": self.over_channels}
 
     @classmethod
-    def _rebuild(cls, state: Dict[str, Any]) -> "LayerNorm":
+    def _rebuild(cls, state: Dict[str, Any]) -> LayerNorm:
         # Without weight and bias the layer has no dtype of its own.
         kw = dict(state["hyper"], **state["params"])
         return cls(algorithm=state["algorithm"], dtype=state["dtype"] or "float32", **kw)
 
     @classmethod
-    def from_torch(cls, module: nn.LayerNorm, algorithm: str = "default", *, dtype: Any = None) -> "LayerNorm":
+    def from_torch(cls, module: nn.LayerNorm, algorithm: str = "default", *, dtype: Any = None) -> LayerNorm:
         return cls(module.normalized_shape, module.weight, module.bias, module.eps, algorithm=algorithm, dtype=dtype)
 
     def _extra_repr(self) -> str:
@@ -681,7 +681,7 @@ class Constant(_MultiInput):
         self.shape = tuple(v.shape)
 
     @classmethod
-    def _rebuild(cls, state: Dict[str, Any]) -> "Constant":
+    def _rebuild(cls, state: Dict[str, Any]) -> Constant:
         return cls(state["params"]["value"], dtype=state["dtype"])
 
     @property
@@ -702,10 +702,6 @@ class TorchFunction(_MultiInput):
     op = "torch"
 
     def __init__(self, fn: Any, n_inputs: int, name: str = "torch function") -> None:
-        import numpy as np
-
-        from ._convert import DTYPES
-
         def view(addr: int, shape: Sequence[int], dtype: str) -> torch.Tensor:
             n = 1
             for d in shape:
@@ -748,7 +744,7 @@ class TorchFunction(_MultiInput):
         return {"fn": self._fn, "n_inputs": self._n_inputs, "name": self.name}
 
     @classmethod
-    def _rebuild(cls, state: Dict[str, Any]) -> "TorchFunction":
+    def _rebuild(cls, state: Dict[str, Any]) -> TorchFunction:
         return cls(**state["hyper"])
 
     @property
@@ -759,14 +755,14 @@ class TorchFunction(_MultiInput):
         return f"{self.name}"
 
 
-_LAYER_TYPES: Dict[str, type] = {}
+_LAYER_TYPES: Dict[str, Type[Layer]] = {}
 
 
 def _layer_from_state(state: Dict[str, Any]) -> Layer:
     return Layer.from_state(state)
 
 
-def _register_types(base: type) -> None:
+def _register_types(base: Type[Layer]) -> None:
     for sub in base.__subclasses__():
         if not sub.__name__.startswith("_"):
             _LAYER_TYPES[sub.__name__] = sub

@@ -7,8 +7,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from . import _core
-from ._convert import dtype_name, input_array
+from . import _core, _sycl_backend
+from ._convert import dtype_name, input_array, usm_array
+from .algorithms import check_algorithm
 from .devices import Device, resolve_device
 from .errors import DeviceError, DTypeError, InvalidInputError
 from .layers import Conv2D, Layer
@@ -60,6 +61,7 @@ class Model:
         self._dtype: Optional[str] = dtypes.pop() if dtypes else None
         self._device: Device = resolve_device(device)
         self._inputs: Optional[List[List[int]]] = None
+        self._core: Any  # _core.Model (the chain) or _core.Graph
         if inputs is None and output is None:
             self._core = _core.Model([layer._core for layer in layers])
             return
@@ -119,6 +121,19 @@ class Model:
         """The output shape for an input shape; raises InvalidInputError naming the layer that rejects it."""
         return tuple(self._core.out_shape(list(input_shape)))
 
+    def _usm_input(self, x: Any) -> Tuple[Any, int, Tuple[int, ...], str]:
+        """An input in USM device memory (``__sycl_usm_array_interface__``): checked to belong
+        to the model's SYCL device (its context), then read in place."""
+        device = self._device
+        if device.backend != "sycl":
+            raise DeviceError(f"this input is SYCL USM memory, but the model runs on {device}; "
+                              f"build the model with device= a SYCL device")
+        keep, ptr, shape, dtype = usm_array(x)
+        if not _sycl_backend.owns_pointer(device, ptr):
+            raise DeviceError(f"this USM memory does not belong to {device.name}'s SYCL context; allocate it on "
+                              f"a queue of that device (dpctl.SyclQueue({device.name!r}))")
+        return keep, ptr, shape, dtype
+
     def _run(self, input: Any) -> Tensor:
         if isinstance(input, torch.Tensor) and input.device.type == "cuda" and self._device.backend == "cuda":
             # A CUDA tensor for a CUDA model: its device memory goes straight in (one
@@ -128,9 +143,7 @@ class Model:
             x = input.detach().contiguous()
             keep, ptr, shape, dtype = x, x.data_ptr(), tuple(x.shape), dtype_name(x.dtype, "input dtype")
         elif hasattr(input, "__sycl_usm_array_interface__"):  # device memory: read in place, no host copy
-            from ._sycl_backend import usm_input
-
-            keep, ptr, shape, dtype = usm_input(input, self._device)
+            keep, ptr, shape, dtype = self._usm_input(input)
         else:
             keep, ptr, shape, dtype = input_array(input)
         if self._dtype is not None and dtype != self._dtype:
@@ -213,15 +226,12 @@ class Model:
                 "device": str(self._device), "resolved": resolved}
 
     @classmethod
-    def from_state(cls, state: Dict[str, Any]) -> "Model":
+    def from_state(cls, state: Dict[str, Any]) -> Model:
         """The Model :meth:`state` describes (see there)."""
-        from .algorithms import check_algorithm
-        from .layers import Layer as _Layer
-
         if not isinstance(state, dict) or state.get("version") != cls._STATE_VERSION:
             found = state.get("version") if isinstance(state, dict) else type(state).__name__
             raise InvalidInputError(f"not an ai3.Model state of version {cls._STATE_VERSION} (got {found!r})")
-        layers = [_Layer.from_state(s) for s in state["layers"]]
+        layers = [Layer.from_state(s) for s in state["layers"]]
         if state["inputs"] is None:
             model = cls(layers, device=state["device"])
         else:

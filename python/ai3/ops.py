@@ -25,9 +25,9 @@ import torch.nn.functional as F
 
 from . import _core
 from ._convert import dtype_name
-from .devices import from_key
-from .errors import DeviceError, DTypeError, InvalidInputError
 from .algorithms import check_algorithm
+from .devices import cuda_handle, from_key
+from .errors import DeviceError, DTypeError, InvalidInputError
 from .layers import _PAD_MODES
 
 
@@ -40,7 +40,7 @@ def _new_layer(
     groups: int,
     padding_mode: str,
     algorithm: str,
-) -> "_core.Conv2d":
+) -> _core.Conv2d:
     # A C++ layer caches the resolved algorithm and the kernel per (input shape,
     # dtype, device), so repeated calls skip dispatch.
     return _core.Conv2d.borrowed(
@@ -56,7 +56,7 @@ _borrowed_conv = functools.lru_cache(maxsize=1024)(_new_layer)
 # state (winograd's transformed filters), so two convs with the same configuration
 # must not share one kernel: they would evict each other's state on every call.
 # Entries go when their weight tensor is garbage collected.
-_per_weight: Dict[int, Dict[tuple, "_core.Conv2d"]] = {}
+_per_weight: Dict[int, Dict[tuple, _core.Conv2d]] = {}
 
 
 def _drop_weight(key: int) -> None:
@@ -65,7 +65,7 @@ def _drop_weight(key: int) -> None:
 
 def conv_layer_for(weight_shape: Sequence[int], has_bias: bool, stride: Sequence[int], padding: Sequence[int],
                    dilation: Sequence[int], groups: int, padding_mode: str, algorithm: str,
-                   owner: Optional[torch.Tensor] = None) -> "_core.Conv2d":
+                   owner: Optional[torch.Tensor] = None) -> _core.Conv2d:
     """The C++ layer for a configuration; with ``owner`` (the weight tensor), one of its own."""
     config = (tuple(weight_shape), bool(has_bias), (stride[0], stride[1]),
               (padding[0], padding[1], padding[2], padding[3]), (dilation[0], dilation[1]), int(groups),
@@ -186,7 +186,7 @@ def conv2d(
     a SYCL queue's key); a device backend's kernels stage host memory in and out. CUDA tensors always run on
     their own GPU, on torch's current stream, with no host copies.
     ``activation`` ("none", "relu", "relu6") is applied to the output, by the CPU kernels in
-    the same pass (what :class:`ai3.swap.Sequential` uses for a conv followed by a ReLU).
+    the same pass (what :class:`ai3.modules.Sequential` uses for a conv followed by a ReLU).
     """
     return _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm,
                      from_key(device), activation)
@@ -195,8 +195,6 @@ def conv2d(
 @conv2d.register_kernel("cuda")
 def _conv2d_cuda(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, device="cpu",
                  activation="none"):
-    from .devices import cuda_handle
-
     index = input.device.index if input.device.index is not None else torch.cuda.current_device()
     dev = ("cuda", index, cuda_handle(index))
     return _run_conv(input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm, dev, activation)

@@ -58,7 +58,7 @@ def select(
             )
         out = []
         for i, m in enumerate(modules):
-            algo = selector(m, shapes[i]) if takes_shape else selector(m)
+            algo = selector(m, shapes[i]) if takes_shape and shapes is not None else selector(m)
             out.append(check_algorithm(op, algo))
         return out
     if isinstance(selector, Sequence):

@@ -50,8 +50,10 @@ def _repr(self: Tensor) -> str:
     return f"ai3.Tensor(shape={tuple(self.shape)}, dtype={self.dtype})"
 
 
-Tensor.numpy = _numpy
-Tensor.torch = _torch
-Tensor.to = _to
-Tensor.__repr__ = _repr
+# The extension's Tensor gets its torch/numpy conversions here (the extension does not link
+# torch); the stub declares them.
+Tensor.numpy = _numpy  # type: ignore[method-assign]
+Tensor.torch = _torch  # type: ignore[method-assign]
+Tensor.to = _to  # type: ignore[method-assign]
+Tensor.__repr__ = _repr  # type: ignore[method-assign, assignment]
 Tensor.__module__ = "ai3"

@@ -21,11 +21,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from . import _core
+from . import _core, _sycl_backend
 from ._convert import conv_padding, dtype_name
+from ._shapes import record_input_shapes
 from .algorithms import check_algorithm
-from .devices import CPU, Device, resolve_device
+from .devices import CPU, Device, devices, resolve_device
 from .errors import InvalidInputError, UnsupportedError
+from .layers import Conv2D
+from .model import Model
+from .ops import conv_layer_for, forget_layers
+from .swap import swap_conv2d
 
 # 2: keys no longer name the bias (version-1 files are read as empty, so re-tune).
 _CACHE_VERSION = 2
@@ -112,10 +117,6 @@ def tune(
     Returns:
         layer name -> winning algorithm.
     """
-    from .layers import Conv2D
-    from .model import Model
-    from .ops import conv_layer_for
-
     shape = tuple(sample_input.shape) if hasattr(sample_input, "shape") else tuple(sample_input)
     # (name, weight shape, has bias, stride, pads, dilation, groups, padding mode, dtype, input shape)
     jobs: List[Tuple] = []
@@ -125,8 +126,6 @@ def tune(
                 jobs.append((f"layers.{i}", layer.weight_shape, layer.has_bias, layer.stride, layer.padding,
                              layer.dilation, layer.groups, layer.padding_mode, layer.dtype, in_shape))
     elif isinstance(module, nn.Module):
-        from ._shapes import record_input_shapes
-
         names = {id(m): n for n, m in module.named_modules()}
         order, shapes = record_input_shapes(module, shape, lambda m: type(m).__name__ == "Conv2d"
                                             and isinstance(m, nn.Conv2d))
@@ -166,10 +165,10 @@ def tune(
             if _core.conv2d_refusal(algo, tuple(wshape[2:]), stride, dil, groups):
                 bar.update(1)
                 continue  # winograd on a layer it cannot run
-            layer = conv_layer_for(wshape, has_bias, stride, pads, dil, groups, mode, algo)
-            out = torch.empty(layer.out_shape(list(in_shape)), dtype=tdt)
+            kernel_layer = conv_layer_for(wshape, has_bias, stride, pads, dil, groups, mode, algo)
+            out = torch.empty(kernel_layer.out_shape(list(in_shape)), dtype=tdt)
 
-            def run(layer=layer, out=out):
+            def run(layer=kernel_layer, out=out):
                 layer.forward_with(x.data_ptr(), list(in_shape), w.data_ptr(), 0 if b is None else b.data_ptr(),
                                    out.data_ptr(), dt)
 
@@ -177,7 +176,7 @@ def tune(
             bar.update(1)
         if not times:
             raise UnsupportedError(f"none of the algorithms {cands} can run layer {name}")
-        best = min(times, key=times.get)
+        best = min(times, key=lambda a: times[a])
         winners[name] = done[key] = best
         _core.set_tuned(key, best)
         if data is not None:
@@ -203,9 +202,6 @@ def _layer_input_shapes(model: Any, shape: Tuple[int, ...]) -> List[Tuple[int, .
 
 def _forget_resolutions(module: Any) -> None:
     """Make layers that already resolved ``default`` resolve it again."""
-    from .model import Model
-    from .ops import forget_layers
-
     forget_layers()
     if isinstance(module, Model):
         module._core.clear_cache()  # its plans (fusion included) and every layer's kernels
@@ -269,8 +265,6 @@ def calibrate(dtypes: Sequence[str] = ("float32", "float64"), *, device: Any = N
 
 
 def _sycl_fp64(dev: Device) -> bool:
-    from . import _sycl_backend
-
     return bool(_sycl_backend.info(dev).get("fp64"))
 
 
@@ -287,3 +281,26 @@ def load_constants(path: Optional[Path] = None) -> int:
                 _core.set_cost_constants(dt, {k: float(v) for k, v in c.items()}, backend)
                 n += 1
     return n
+
+
+def measure_cpu_devices(*, repeats: int = 5, save: bool = True) -> Dict[str, float]:
+    """Time a reference conv layer (64->64 channels, 3x3, 56x56, ``default``) on the
+    fallback and on each SYCL CPU device; store the seconds for the default device policy
+    (:func:`ai3._sycl_backend.choose_default`)."""
+    x = torch.randn(1, 64, 56, 56)
+    out: Dict[str, float] = {}
+    targets = [CPU] + [d for d in devices() if d.backend == "sycl" and _sycl_backend.info(d).get("kind") == "cpu"]
+    for target in targets:
+        conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+        swap_conv2d(conv, "default", device=target)
+        with torch.no_grad():
+            conv(x)  # compile, upload, resolve
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                conv(x)
+                times.append(time.perf_counter() - t0)
+        out["cpu" if target is CPU else target.name] = sorted(times)[len(times) // 2]
+    if save:
+        _sycl_backend.save_measurements(out)
+    return out

@@ -11,13 +11,12 @@ from . import _sycl_backend
 from ._convert import dtype_name
 from .devices import Device, resolve_device
 from .errors import InvalidInputError
+from .layers import Layer
+from .model import Model
+from .modules import Conv2d
 
 
-def _devices_and_dtype(target: Any) -> "tuple[list, Optional[str]]":
-    from .layers import Layer
-    from .model import Model
-    from .swap import Conv2d
-
+def _devices_and_dtype(target: Any) -> tuple[list, Optional[str]]:
     if isinstance(target, Model):
         return [target.device], target.dtype
     if isinstance(target, Layer):

@@ -3,8 +3,7 @@
 #include "../common.hpp"
 
 namespace ai3::sk {
-template <typename T>
-inline void adaptiveavgpool2d(sycl::nd_item<3> it, const T *x, T *y, AdaptiveAvgPool2dParams p) {
+template <typename T> inline void adaptiveavgpool2d(sycl::nd_item<3> it, const T *x, T *y, AdaptiveAvgPool2dParams p) {
     int64_t plane = int64_t(it.get_global_id(0)), op = int64_t(it.get_global_id(1)), oq = int64_t(it.get_global_id(2));
     if (oq >= p.Q) return;
     int64_t hs = (op * p.H) / p.P, he = ceil_div((op + 1) * p.H, p.P);

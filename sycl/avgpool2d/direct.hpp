@@ -18,8 +18,7 @@ template <typename T> inline void avgpool2d(sycl::nd_item<3> it, const T *x, T *
     T s = 0;
     for (int64_t h = hs; h < he; ++h)
         for (int64_t w = ws; w < we; ++w) s += xp[h * p.W + w];
-    int64_t div = p.divisor_override ? p.divisor_override
-                                     : (p.count_include_pad ? padded_size : (he - hs) * (we - ws));
+    int64_t div = p.divisor_override ? p.divisor_override : (p.count_include_pad ? padded_size : (he - hs) * (we - ws));
     y[(plane * p.P + op) * p.Q + oq] = s / T(div);
 }
 } // namespace ai3::sk

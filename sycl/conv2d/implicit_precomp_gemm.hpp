@@ -19,12 +19,13 @@ inline void conv2d_implicit_precomp_gemm(sycl::nd_item<3> it, const T *x, const 
     const T *xb = x + (n * p.C + g * Cg) * p.H * p.W + ih0 * p.W + iw0;
     const int64_t *off = table, *dh = table + KD, *dw = table + 2 * KD;
     T acc[TM] = {};
-    gemm_rows_packed<T, TM>(w + (g * ceil_div(Kg, TM) * TM + m0) * KD, KD,
-                     [&](int64_t k) {
-                         const int64_t ih = ih0 + dh[k], iw = iw0 + dw[k];
-                         return (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? xb[off[k]] : T(0);
-                     },
-                     acc);
+    gemm_rows_packed<T, TM>(
+        w + (g * ceil_div(Kg, TM) * TM + m0) * KD, KD,
+        [&](int64_t k) {
+            const int64_t ih = ih0 + dh[k], iw = iw0 + dw[k];
+            return (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? xb[off[k]] : T(0);
+        },
+        acc);
 #pragma unroll
     for (int i = 0; i < TM; ++i)
         if (m0 + i < Kg) {

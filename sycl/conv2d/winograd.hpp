@@ -17,8 +17,7 @@
 namespace ai3::sk {
 
 // dims (1, K, Cg padded): one filter per work-item.
-template <typename T>
-inline void winograd_filter(sycl::nd_item<3> it, const T *w, T *U, int *flags, Conv2dParams p) {
+template <typename T> inline void winograd_filter(sycl::nd_item<3> it, const T *w, T *U, int *flags, Conv2dParams p) {
     const int64_t Kg = p.K / p.groups, Cg = p.C / p.groups;
     const int64_t k = int64_t(it.get_global_id(1)), c = int64_t(it.get_global_id(2));
     if (c >= Cg) return;
@@ -42,14 +41,12 @@ inline void winograd_filter(sycl::nd_item<3> it, const T *w, T *U, int *flags, C
         // padding rows of the last block are zeroed by the host.
         constexpr int TM = AI3_SYCL_GEMM_TM;
         const int64_t MB = ceil_div(Kg, TM);
-        for (int j = 0; j < 4; ++j)
-            U[((((i * 4 + j) * p.groups + g) * MB + kk / TM) * Cg + c) * TM + kk % TM] = u[j];
+        for (int j = 0; j < 4; ++j) U[((((i * 4 + j) * p.groups + g) * MB + kk / TM) * Cg + c) * TM + kk % TM] = u[j];
     }
 }
 
 // dims (C, 1, tiles padded): one 4x4 input tile of one channel per work-item.
-template <typename T>
-inline void winograd_input(sycl::nd_item<3> it, const T *x, T *V, int *flags, WinogradParams wp) {
+template <typename T> inline void winograd_input(sycl::nd_item<3> it, const T *x, T *V, int *flags, WinogradParams wp) {
     const Conv2dParams &p = wp.conv;
     const int64_t Cg = p.C / p.groups;
     const int64_t ch = int64_t(it.get_global_id(0)), t = int64_t(it.get_global_id(2));

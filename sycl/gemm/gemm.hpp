@@ -107,8 +107,7 @@ inline void gemm_impl(sycl::nd_item<3> it, const T *A, const T *B, const T *bias
 // Two kernels, chosen by the host (one kernel branching between both bodies is not
 // vectorised by the OpenCL CPU compiler): `gemm` with unit column strides and A packed
 // (the convolutions), `gemm_strided` with any strides and A as it is (linear).
-template <typename T>
-inline void gemm(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *C, GemmParams g) {
+template <typename T> inline void gemm(sycl::nd_item<3> it, const T *A, const T *B, const T *bias, T *C, GemmParams g) {
     gemm_impl<T, true>(it, A, B, bias, C, g);
 }
 template <typename T>

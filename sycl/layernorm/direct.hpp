@@ -52,6 +52,7 @@ inline void layernorm_cols(sycl::nd_item<3> it, const T *x, const T *w, const T 
         kahan_add(s, c, v * v);
     }
     const T rstd = T(1) / sycl::sqrt(s / T(g.D) + eps);
-    for (int64_t d = 0; d < g.D; ++d) y[base + d * g.inner] = layernorm_apply(x[base + d * g.inner], mean, rstd, w, b, d, g);
+    for (int64_t d = 0; d < g.D; ++d)
+        y[base + d * g.inner] = layernorm_apply(x[base + d * g.inner], mean, rstd, w, b, d, g);
 }
 } // namespace ai3::sk

@@ -152,8 +152,8 @@ template <class T> struct Implicit final : ConvBase<T> {
     Implicit(const Conv2dParams &p, const Device &d) : ConvBase<T>(p, d, "running conv2d 'implicit gemm'") {}
     void compute(const T *x, const T *w, const T *b, T *y, const typename Conv2d::Args<T> &) override {
         const auto &p = this->p;
-        launch_conv2d_implicit_gemm<T>(this->qs, range3(p.N * p.groups, sk::ceil_div(this->Kg(), TM), this->PQ()), x,
-                                       w, b, y, p);
+        launch_conv2d_implicit_gemm<T>(this->qs, range3(p.N * p.groups, sk::ceil_div(this->Kg(), TM), this->PQ()), x, w,
+                                       b, y, p);
     }
 };
 
@@ -178,9 +178,9 @@ template <class T> struct ImplicitPrecomp final : ConvBase<T> {
             this->qs.q.memcpy(table, t.data(), t.size() * sizeof(int64_t)).wait_and_throw();
             have_table = true;
         }
-        launch_conv2d_implicit_precomp_gemm<T>(
-            this->qs, range3(p.N * p.groups, sk::ceil_div(this->Kg(), TM), this->PQ()), x, w, b, y,
-            static_cast<const int64_t *>(table), p);
+        launch_conv2d_implicit_precomp_gemm<T>(this->qs,
+                                               range3(p.N * p.groups, sk::ceil_div(this->Kg(), TM), this->PQ()), x, w,
+                                               b, y, static_cast<const int64_t *>(table), p);
     }
 };
 
@@ -245,8 +245,8 @@ template <class T> struct Winograd final : ConvBase<T> {
         g.c_batch = Kg * T_;
         g.batch_inner = 16 * G;
         g.has_bias = false;
-        launch_gemm<T>(this->qs, gemm_range(16 * G, g), static_cast<const T *>(U),
-                       static_cast<const T *>(V), static_cast<const T *>(nullptr), M, g);
+        launch_gemm<T>(this->qs, gemm_range(16 * G, g), static_cast<const T *>(U), static_cast<const T *>(V),
+                       static_cast<const T *>(nullptr), M, g);
         launch_winograd_output<T>(this->qs, range3(p.K, 1, T_), static_cast<const T *>(M), b, y, wp);
         int raised = 0; // the input transform met a NaN or an infinity
         this->qs.q.memcpy(&raised, flags, sizeof(int)).wait_and_throw();
@@ -267,11 +267,11 @@ template <class T> struct Winograd final : ConvBase<T> {
 
 } // namespace
 
-#define AI3_CONV_FACTORY(fn, K)                                                                               \
-    template <class T> KernelPtr<Conv2d, T> fn(const Conv2dParams &p, const Device &d) {                       \
-        return std::make_unique<K<T>>(p, d);                                                                  \
-    }                                                                                                         \
-    template KernelPtr<Conv2d, float> fn<float>(const Conv2dParams &, const Device &);                        \
+#define AI3_CONV_FACTORY(fn, K)                                                                                        \
+    template <class T> KernelPtr<Conv2d, T> fn(const Conv2dParams &p, const Device &d) {                               \
+        return std::make_unique<K<T>>(p, d);                                                                           \
+    }                                                                                                                  \
+    template KernelPtr<Conv2d, float> fn<float>(const Conv2dParams &, const Device &);                                 \
     template KernelPtr<Conv2d, double> fn<double>(const Conv2dParams &, const Device &);
 
 AI3_CONV_FACTORY(make_conv_direct, Direct)

@@ -15,20 +15,20 @@ namespace {
 
 // One launcher per activation; in place (input == output) is safe in every kernel, and a
 // host pointer given as both is staged once (Staging dedups it).
-#define AI3_SYCL_POINTWISE(K, Op, launch, what)                                                               \
-    template <class T> struct K final : SyclKernel<Op, T> {                                                   \
-        using SyclKernel<Op, T>::SyclKernel;                                                                  \
-        void run(const UnaryArgs<T> &a) override {                                                            \
-            const int64_t n = this->p.n;                                                                      \
-            if (n <= 0) return;                                                                               \
-            guarded("running " what, [&] {                                                                    \
-                Staging st(this->qs);                                                                         \
-                const T *x = st.in(a.input, std::size_t(n));                                                  \
-                T *y = st.out(a.output, std::size_t(n));                                                      \
-                launch<T>(this->qs, range1(n), x, y, n);                                                      \
-                st.finish();                                                                                  \
-            });                                                                                               \
-        }                                                                                                     \
+#define AI3_SYCL_POINTWISE(K, Op, launch, what)                                                                        \
+    template <class T> struct K final : SyclKernel<Op, T> {                                                            \
+        using SyclKernel<Op, T>::SyclKernel;                                                                           \
+        void run(const UnaryArgs<T> &a) override {                                                                     \
+            const int64_t n = this->p.n;                                                                               \
+            if (n <= 0) return;                                                                                        \
+            guarded("running " what, [&] {                                                                             \
+                Staging st(this->qs);                                                                                  \
+                const T *x = st.in(a.input, std::size_t(n));                                                           \
+                T *y = st.out(a.output, std::size_t(n));                                                               \
+                launch<T>(this->qs, range1(n), x, y, n);                                                               \
+                st.finish();                                                                                           \
+            });                                                                                                        \
+        }                                                                                                              \
     };
 
 AI3_SYCL_POINTWISE(Relu6K, ReLU6, launch_relu6, "relu6")

@@ -14,8 +14,8 @@ namespace ai3::syclrt {
 
 inline QueueState &checked_queue(const Device &dev, DType dtype) {
     QueueState &qs = queue_of(dev);
-    AI3_CHECK(dtype != DType::f64 || qs.fp64, Unimplemented, "float64 needs a SYCL device with aspect::fp64; ",
-              qs.name, " has none (use float32)");
+    AI3_CHECK(dtype != DType::f64 || qs.fp64, Unimplemented, "float64 needs a SYCL device with aspect::fp64; ", qs.name,
+              " has none (use float32)");
     return qs;
 }
 
@@ -44,11 +44,11 @@ template <class Op, class T> struct CopyK final : SyclKernel<Op, T> {
 };
 
 // make_<op><T>: the factory of kernels.hpp for the Kernel class template K, both dtypes.
-#define AI3_FACTORY(fn, Op, K)                                                                                \
-    template <class T> KernelPtr<Op, T> fn(const typename Op::Params &p, const Device &d) {                    \
-        return std::make_unique<K<T>>(p, d);                                                                  \
-    }                                                                                                         \
-    template KernelPtr<Op, float> fn<float>(const typename Op::Params &, const Device &);                     \
+#define AI3_FACTORY(fn, Op, K)                                                                                         \
+    template <class T> KernelPtr<Op, T> fn(const typename Op::Params &p, const Device &d) {                            \
+        return std::make_unique<K<T>>(p, d);                                                                           \
+    }                                                                                                                  \
+    template KernelPtr<Op, float> fn<float>(const typename Op::Params &, const Device &);                              \
     template KernelPtr<Op, double> fn<double>(const typename Op::Params &, const Device &);
 
 } // namespace ai3::syclrt

@@ -10,7 +10,8 @@ template <class T> KernelPtr<ReLU, T> make_relu(const ElementwiseParams &, const
 template <class T> KernelPtr<Flatten, T> make_flatten(const ElementwiseParams &, const Device &);
 template <class T> KernelPtr<MaxPool2d, T> make_maxpool2d(const Pool2dParams &, const Device &);
 template <class T> KernelPtr<AvgPool2d, T> make_avgpool2d(const Pool2dParams &, const Device &);
-template <class T> KernelPtr<AdaptiveAvgPool2d, T> make_adaptiveavgpool2d(const AdaptiveAvgPool2dParams &, const Device &);
+template <class T>
+KernelPtr<AdaptiveAvgPool2d, T> make_adaptiveavgpool2d(const AdaptiveAvgPool2dParams &, const Device &);
 template <class T> KernelPtr<Pad2d, T> make_pad2d(const Pad2dParams &, const Device &);
 template <class T> KernelPtr<Linear, T> make_linear(const LinearParams &, const Device &);
 

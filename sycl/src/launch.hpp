@@ -13,23 +13,23 @@ namespace ai3::syclrt {
 
 #define AI3_UNPAREN(...) __VA_ARGS__
 #ifdef AI3_SYCL_AOT
-#define AI3_SYCL_KERNEL(bundle, name, dims, params, args)                                                  \
-    template <typename T>                                                                                  \
-    inline void launch_##name(QueueState &qs, const sycl::nd_range<dims> &range, AI3_UNPAREN params) {     \
-        note_launch();                                                                                     \
-        qs.q.parallel_for(range, [=](sycl::nd_item<dims> it) { ::ai3::sk::name<T>(it, AI3_UNPAREN args); }); \
+#define AI3_SYCL_KERNEL(bundle, name, dims, params, args)                                                              \
+    template <typename T>                                                                                              \
+    inline void launch_##name(QueueState &qs, const sycl::nd_range<dims> &range, AI3_UNPAREN params) {                 \
+        note_launch();                                                                                                 \
+        qs.q.parallel_for(range, [=](sycl::nd_item<dims> it) { ::ai3::sk::name<T>(it, AI3_UNPAREN args); });           \
     }
 #else
-#define AI3_SYCL_KERNEL(bundle, name, dims, params, args)                                                  \
-    template <typename T>                                                                                  \
-    inline void launch_##name(QueueState &qs, const sycl::nd_range<dims> &range, AI3_UNPAREN params) {     \
-        static const char kernel_name[] = "ai3k_" #name;                                                   \
-        note_launch();                                                                                     \
-        sycl::kernel ai3_kernel_ = rtc_kernel(qs, Bundle::bundle, dtype_of<T>::value, kernel_name);                  \
-        qs.q.submit([&](sycl::handler &h) {                                                                \
-            h.set_args(AI3_UNPAREN args);                                                                  \
-            h.parallel_for(range, ai3_kernel_);                                                                    \
-        });                                                                                                \
+#define AI3_SYCL_KERNEL(bundle, name, dims, params, args)                                                              \
+    template <typename T>                                                                                              \
+    inline void launch_##name(QueueState &qs, const sycl::nd_range<dims> &range, AI3_UNPAREN params) {                 \
+        static const char kernel_name[] = "ai3k_" #name;                                                               \
+        note_launch();                                                                                                 \
+        sycl::kernel ai3_kernel_ = rtc_kernel(qs, Bundle::bundle, dtype_of<T>::value, kernel_name);                    \
+        qs.q.submit([&](sycl::handler &h) {                                                                            \
+            h.set_args(AI3_UNPAREN args);                                                                              \
+            h.parallel_for(range, ai3_kernel_);                                                                        \
+        });                                                                                                            \
     }
 #endif
 #include "kernels.def"
@@ -64,9 +64,7 @@ inline sycl::nd_range<3> wide3(int64_t d0, int64_t d1, int64_t d2) {
 template <class F> void guarded(const char *what, F &&f) {
     try {
         f();
-    } catch (const sycl::exception &e) {
-        rethrow_sycl(e, what);
-    }
+    } catch (const sycl::exception &e) { rethrow_sycl(e, what); }
 }
 
 // A device copy of a host parameter (weights, bias), refreshed only when the tensor's

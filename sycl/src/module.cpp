@@ -51,7 +51,8 @@ PYBIND11_MODULE(_sycl, m) {
     m.def("device_name", [](uintptr_t h) { return from_handle(h).name; }, py::arg("handle"));
     m.def("has_fp64", [](uintptr_t h) { return from_handle(h).fp64; }, py::arg("handle"));
     m.def(
-        "is_device_pointer", [](uintptr_t h, uintptr_t p) { return from_handle(h).is_device(reinterpret_cast<void *>(p)); },
+        "is_device_pointer",
+        [](uintptr_t h, uintptr_t p) { return from_handle(h).is_device(reinterpret_cast<void *>(p)); },
         py::arg("handle"), py::arg("pointer"), "Whether a pointer is USM memory of this device's context.");
     m.def(
         "compile",
@@ -77,8 +78,11 @@ PYBIND11_MODULE(_sycl, m) {
         py::arg("handle"), py::arg("source"), py::arg("kernel_names"),
         "Compile SYCL source (with ai3's kernel headers includable) for a device, as ai3 compiles its own.");
     m.def("compile_stats", [] { return compile_stats(); }, "(bundles compiled by this process, seconds spent).");
-    m.def("shutdown", [] {
-        py::gil_scoped_release nogil;
-        shutdown();
-    }, "Release every SYCL object (ai3 calls this from atexit).");
+    m.def(
+        "shutdown",
+        [] {
+            py::gil_scoped_release nogil;
+            shutdown();
+        },
+        "Release every SYCL object (ai3 calls this from atexit).");
 }

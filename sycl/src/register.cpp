@@ -16,7 +16,8 @@ void register_sycl(Registry &r) {
     add<Conv2d, make_conv_smm<float>, make_conv_smm<double>>(r, "smm");
     add<Conv2d, make_conv_gemm<float>, make_conv_gemm<double>>(r, "gemm");
     add<Conv2d, make_conv_implicit_gemm<float>, make_conv_implicit_gemm<double>>(r, "implicit gemm");
-    add<Conv2d, make_conv_implicit_precomp_gemm<float>, make_conv_implicit_precomp_gemm<double>>(r, "implicit precomp gemm");
+    add<Conv2d, make_conv_implicit_precomp_gemm<float>, make_conv_implicit_precomp_gemm<double>>(
+        r, "implicit precomp gemm");
     add<Conv2d, make_conv_winograd<float>, make_conv_winograd<double>>(r, "winograd");
     add<Linear, make_linear<float>, make_linear<double>>(r, "direct");
     add<MaxPool2d, make_maxpool2d<float>, make_maxpool2d<double>>(r, "direct");

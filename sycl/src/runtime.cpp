@@ -75,9 +75,7 @@ void *QueueState::alloc(std::size_t bytes) {
     void *p = nullptr;
     try {
         p = sycl::malloc_device(bytes ? bytes : 1, q);
-    } catch (const sycl::exception &e) {
-        rethrow_sycl(e, "allocating device memory");
-    }
+    } catch (const sycl::exception &e) { rethrow_sycl(e, "allocating device memory"); }
     if (!p) throw RuntimeError(str("ai3 could not allocate ", bytes, " bytes on SYCL device ", name));
     std::lock_guard<std::mutex> lk(mu);
     allocations.insert(p);
@@ -92,8 +90,7 @@ void QueueState::free(void *p) noexcept {
     }
     try {
         sycl::free(p, q);
-    } catch (...) {
-    }
+    } catch (...) {}
 }
 
 void *QueueState::take(std::size_t bytes) {
@@ -160,9 +157,7 @@ QueueState &queue_for(const sycl::queue &q) {
         auto *qs = new QueueState(sycl::queue(q.get_context(), q.get_device(), sycl::property::queue::in_order()));
         s.queues.push_back(qs);
         return *qs;
-    } catch (const sycl::exception &e) {
-        rethrow_sycl(e, "creating a queue");
-    }
+    } catch (const sycl::exception &e) { rethrow_sycl(e, "creating a queue"); }
 }
 
 QueueState &queue_for(const sycl::device &d) {
@@ -174,9 +169,7 @@ QueueState &queue_for(const sycl::device &d) {
     }
     try {
         return queue_for(sycl::queue(d));
-    } catch (const sycl::exception &e) {
-        rethrow_sycl(e, "creating a queue");
-    }
+    } catch (const sycl::exception &e) { rethrow_sycl(e, "creating a queue"); }
 }
 
 void shutdown() noexcept {
@@ -191,8 +184,7 @@ void shutdown() noexcept {
         try {
             q->q.wait();
             for (void *p : q->allocations) sycl::free(p, q->q);
-        } catch (...) {
-        }
+        } catch (...) {}
     }
     {
         std::lock_guard<std::mutex> lk(s.mu);
@@ -222,8 +214,8 @@ Exe &bundle_locked(QueueState &qs, Bundle b, DType dtype, double *seconds) {
     auto key = std::make_pair(int(b), int(dtype));
     auto it = qs.bundles.find(key);
     if (it != qs.bundles.end()) return it->second;
-    AI3_CHECK(dtype != DType::f64 || qs.fp64, Unimplemented, "float64 needs a SYCL device with aspect::fp64; ",
-              qs.name, " has none (use float32)");
+    AI3_CHECK(dtype != DType::f64 || qs.fp64, Unimplemented, "float64 needs a SYCL device with aspect::fp64; ", qs.name,
+              " has none (use float32)");
     {
         State &s = state();
         std::lock_guard<std::mutex> lk(s.mu);
@@ -262,8 +254,8 @@ Exe build_source(QueueState &qs, const std::string &source, const std::vector<st
         if (std::string(embedded_files[i].name) != "rtc/bundle.cpp")
             files.add(embedded_files[i].name, embedded_files[i].text);
     try {
-        auto src = syclexp::create_kernel_bundle_from_source(qs.q.get_context(), syclexp::source_language::sycl,
-                                                             source, syclexp::properties{files});
+        auto src = syclexp::create_kernel_bundle_from_source(qs.q.get_context(), syclexp::source_language::sycl, source,
+                                                             syclexp::properties{files});
         syclexp::registered_names reg;
         for (auto &n : names) reg.add(n);
         return syclexp::build(src, std::vector<sycl::device>{qs.q.get_device()},
@@ -286,9 +278,7 @@ sycl::kernel rtc_kernel(QueueState &qs, Bundle b, DType dtype, const char *name)
         sycl::kernel k = exe.ext_oneapi_get_kernel(str(name, "<", type_name(dtype), ">"));
         qs.kernels.emplace(key, k);
         return k;
-    } catch (const sycl::exception &e) {
-        rethrow_sycl(e, "looking up a compiled kernel");
-    }
+    } catch (const sycl::exception &e) { rethrow_sycl(e, "looking up a compiled kernel"); }
 }
 
 double rtc_compile(QueueState &qs, Bundle b, DType dtype) {
@@ -298,17 +288,16 @@ double rtc_compile(QueueState &qs, Bundle b, DType dtype) {
     return dt;
 }
 #else
-sycl::kernel_bundle<sycl::bundle_state::executable> build_source(QueueState &, const std::string &,
-                                                                 const std::vector<std::string> &,
-                                                                 const std::string &) {
+sycl::kernel_bundle<sycl::bundle_state::executable>
+build_source(QueueState &, const std::string &, const std::vector<std::string> &, const std::string &) {
     throw RuntimeError("ai3._sycl was compiled ahead of time; it does not compile SYCL source at run time");
 }
 sycl::kernel rtc_kernel(QueueState &, Bundle, DType, const char *) {
     throw RuntimeError("ai3._sycl was compiled ahead of time; it has no run-time compiled kernels");
 }
 double rtc_compile(QueueState &qs, Bundle, DType dtype) {
-    AI3_CHECK(dtype != DType::f64 || qs.fp64, Unimplemented, "float64 needs a SYCL device with aspect::fp64; ",
-              qs.name, " has none (use float32)");
+    AI3_CHECK(dtype != DType::f64 || qs.fp64, Unimplemented, "float64 needs a SYCL device with aspect::fp64; ", qs.name,
+              " has none (use float32)");
     return 0;
 }
 #endif
@@ -327,9 +316,7 @@ void *Staging::stage(void *p, std::size_t bytes, bool copy_in, bool out) {
     if (copy_in) {
         try {
             qs_.q.memcpy(d, p, bytes);
-        } catch (const sycl::exception &e) {
-            rethrow_sycl(e, "copying an input to the device");
-        }
+        } catch (const sycl::exception &e) { rethrow_sycl(e, "copying an input to the device"); }
     }
     return d;
 }
@@ -339,9 +326,7 @@ void Staging::finish() {
         for (auto &it : items_)
             if (it.out) qs_.q.memcpy(it.host, it.dev, it.bytes);
         if (!items_.empty()) qs_.q.wait_and_throw();
-    } catch (const sycl::exception &e) {
-        rethrow_sycl(e, "running a kernel");
-    }
+    } catch (const sycl::exception &e) { rethrow_sycl(e, "running a kernel"); }
     finished_ = true;
 }
 
@@ -350,8 +335,7 @@ Staging::~Staging() {
     if (!finished_) {
         try {
             qs_.q.wait();
-        } catch (...) {
-        }
+        } catch (...) {}
     }
     for (auto &it : items_) qs_.give(it.dev, it.bytes);
 }
@@ -364,25 +348,20 @@ void SyclDeviceOps::free(void *p, const Device &dev) noexcept {
     if (!alive()) return;
     try {
         queue_of(dev).free(p);
-    } catch (...) {
-    }
+    } catch (...) {}
 }
 
 void SyclDeviceOps::copy(void *dst, const void *src, std::size_t bytes, const Device &dev) {
     if (!bytes) return;
     try {
         queue_of(dev).q.memcpy(dst, src, bytes).wait_and_throw();
-    } catch (const sycl::exception &e) {
-        rethrow_sycl(e, "copying memory");
-    }
+    } catch (const sycl::exception &e) { rethrow_sycl(e, "copying memory"); }
 }
 
 void SyclDeviceOps::synchronize(const Device &dev) {
     try {
         queue_of(dev).q.wait_and_throw();
-    } catch (const sycl::exception &e) {
-        rethrow_sycl(e, "running kernels");
-    }
+    } catch (const sycl::exception &e) { rethrow_sycl(e, "running kernels"); }
 }
 
 } // namespace ai3::syclrt

@@ -35,8 +35,8 @@ struct QueueState {
     std::mutex mu;
     std::recursive_mutex compile_mu; // bundles and kernels
     std::recursive_mutex &mu_compile() { return compile_mu; }
-    std::set<void *> allocations;               // freed at shutdown
-    std::multimap<std::size_t, void *> pool;   // free staging buffers by size
+    std::set<void *> allocations;            // freed at shutdown
+    std::multimap<std::size_t, void *> pool; // free staging buffers by size
     std::size_t pool_bytes = 0;
     std::map<std::pair<int, int>, sycl::kernel_bundle<sycl::bundle_state::executable>> bundles;
     std::map<std::pair<const void *, int>, sycl::kernel> kernels;
@@ -72,9 +72,8 @@ void note_launch() noexcept;
 uint64_t launch_count() noexcept;
 // Compile SYCL source for a queue's device with ai3's error handling (a compile error
 // becomes an ai3 RuntimeError carrying the compiler's output). RTC builds only.
-sycl::kernel_bundle<sycl::bundle_state::executable> build_source(QueueState &qs, const std::string &source,
-                                                                 const std::vector<std::string> &names,
-                                                                 const std::string &what);
+sycl::kernel_bundle<sycl::bundle_state::executable>
+build_source(QueueState &qs, const std::string &source, const std::vector<std::string> &names, const std::string &what);
 // "rtc" or "aot".
 const char *mode();
 

@@ -51,9 +51,10 @@ void check_broadcast(int trial) {
     broadcast_strides(b, rank, p.b_stride);
     const Broadcast c = collapse(p);
     const int64_t total = std::accumulate(out.begin(), out.end(), int64_t(1), std::multiplies<int64_t>());
-    bool ok = c.total == total && c.rank <= rank &&
-              operand_numel(p, p.a_stride) == std::accumulate(a.begin(), a.end(), int64_t(1), std::multiplies<int64_t>()) &&
-              operand_numel(p, p.b_stride) == std::accumulate(b.begin(), b.end(), int64_t(1), std::multiplies<int64_t>());
+    bool ok =
+        c.total == total && c.rank <= rank &&
+        operand_numel(p, p.a_stride) == std::accumulate(a.begin(), a.end(), int64_t(1), std::multiplies<int64_t>()) &&
+        operand_numel(p, p.b_stride) == std::accumulate(b.begin(), b.end(), int64_t(1), std::multiplies<int64_t>());
     for (int64_t i = 0; ok && i < total; ++i) {
         int64_t ea = 0, eb = 0, rem = i; // naive: the output's multi-index times the strides
         for (int d = rank - 1; d >= 0; --d) {
@@ -130,7 +131,8 @@ void check_split(int trial) {
     int64_t k = 0;
     for (int64_t o = 0; o < p.outer; ++o)
         for (int64_t r = 0; r < p.len; ++r)
-            for (int64_t j = 0; j < p.inner; ++j, ++k) ok = ok && split_source(p, k) == (o * p.dim + p.start + r) * p.inner + j;
+            for (int64_t j = 0; j < p.inner; ++j, ++k)
+                ok = ok && split_source(p, k) == (o * p.dim + p.start + r) * p.inner + j;
     (ok ? g_pass : g_fail)++;
     if (!ok) std::printf("FAIL split trial %d\n", trial);
 }
@@ -183,8 +185,8 @@ int main() {
         broadcast_strides({2, 3, 4, 5}, 4, p.a_stride);
         broadcast_strides({2, 3, 1, 1}, 4, p.b_stride);
         const Broadcast c = collapse(p);
-        const bool ok = c.rank == 2 && c.shape[0] == 6 && c.shape[1] == 20 && c.as[1] == 1 && c.bs[1] == 0 &&
-                        c.bs[0] == 1;
+        const bool ok =
+            c.rank == 2 && c.shape[0] == 6 && c.shape[1] == 20 && c.as[1] == 1 && c.bs[1] == 0 && c.bs[0] == 1;
         (ok ? g_pass : g_fail)++;
         if (!ok) std::printf("FAIL SE gate merge: rank %d\n", c.rank);
     }

@@ -66,18 +66,18 @@ void check(int64_t N, int64_t C, int64_t K, int64_t groups, int64_t H, int64_t W
     (ok ? g_pass : g_fail)++;
     if (!ok)
         std::printf("FAIL %s N%ld C%ld K%ld g%ld %ldx%ld pads (%ld,%ld,%ld,%ld) bias %d: error %.3e\n",
-                    sizeof(T) == 4 ? "f32" : "f64", long(N), long(C), long(K), long(groups), long(H), long(W),
-                    long(pt), long(pb), long(pl), long(pr), int(bias), worst);
+                    sizeof(T) == 4 ? "f32" : "f64", long(N), long(C), long(K), long(groups), long(H), long(W), long(pt),
+                    long(pb), long(pl), long(pr), int(bias), worst);
 }
 
 template <class T> void run_all() {
-    check<T>(2, 4, 6, 1, 9, 10, 1, 1, 1, 1, true);   // even and odd output sizes
-    check<T>(1, 3, 5, 1, 7, 7, 0, 0, 0, 0, false);   // no padding, odd P and Q: ragged last tile
-    check<T>(2, 6, 6, 6, 8, 11, 1, 1, 1, 1, true);   // depthwise
-    check<T>(1, 4, 8, 2, 6, 5, 2, 2, 2, 2, true);    // groups, padding larger than the tile overlap
-    check<T>(1, 5, 3, 1, 3, 3, 0, 1, 1, 0, true);    // asymmetric ('same' with an even split)
-    check<T>(3, 2, 2, 1, 1, 1, 1, 1, 1, 1, false);   // one pixel
-    check<T>(1, 17, 9, 1, 13, 4, 1, 0, 0, 1, true);  // wide channel loop
+    check<T>(2, 4, 6, 1, 9, 10, 1, 1, 1, 1, true);  // even and odd output sizes
+    check<T>(1, 3, 5, 1, 7, 7, 0, 0, 0, 0, false);  // no padding, odd P and Q: ragged last tile
+    check<T>(2, 6, 6, 6, 8, 11, 1, 1, 1, 1, true);  // depthwise
+    check<T>(1, 4, 8, 2, 6, 5, 2, 2, 2, 2, true);   // groups, padding larger than the tile overlap
+    check<T>(1, 5, 3, 1, 3, 3, 0, 1, 1, 0, true);   // asymmetric ('same' with an even split)
+    check<T>(3, 2, 2, 1, 1, 1, 1, 1, 1, 1, false);  // one pixel
+    check<T>(1, 17, 9, 1, 13, 4, 1, 0, 0, 1, true); // wide channel loop
 }
 
 } // namespace

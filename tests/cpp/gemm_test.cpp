@@ -49,9 +49,7 @@ bool check(const char *isa, bool ta, bool tb, Case cs, int beta, int64_t pad, st
         C[size_t(i)] = inside ? (beta ? T(u(rng)) : std::numeric_limits<T>::quiet_NaN()) : sentinel;
     }
     std::vector<T> C0 = C;
-    auto call = [&] {
-        ai3::fallback::gemm<T>(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, T(beta), C.data(), ldc);
-    };
+    auto call = [&] { ai3::fallback::gemm<T>(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, T(beta), C.data(), ldc); };
     if (nested)
         ai3::parallel_for(2, 1, [&](int64_t b, int64_t e) {
             for (int64_t t = b; t < e; ++t)
@@ -93,13 +91,46 @@ bool check(const char *isa, bool ta, bool tb, Case cs, int beta, int64_t pad, st
 
 template <class T> void run_all(const char *isa, std::mt19937 &rng) {
     std::vector<Case> cases = {
-        {0, 5, 3},    {5, 0, 3},     {4, 5, 0},     {1, 1, 1},    {1, 1, 7},     {2, 3, 1},     {3, 17, 5},
-        {4, 33, 9},   {5, 7, 3},     {6, 16, 27},   {7, 31, 13},  {11, 47, 64},  {12, 32, 1},   {12, 32, 384},
-        {13, 33, 17}, {16, 49, 27},  {17, 1, 5},    {23, 48, 100}, {24, 96, 385}, {25, 97, 200}, {31, 15, 33},
-        {64, 196, 57}, {3, 1000, 300}, {1, 1000, 1000}, {2, 129, 4097}, {4, 777, 65}, {5, 300, 70},
-        {100, 1, 50}, {37, 3, 800},  {130, 1000, 800}, {1030, 70, 45}, {50, 530, 1}, {64, 2049, 27},
+        {0, 5, 3},
+        {5, 0, 3},
+        {4, 5, 0},
+        {1, 1, 1},
+        {1, 1, 7},
+        {2, 3, 1},
+        {3, 17, 5},
+        {4, 33, 9},
+        {5, 7, 3},
+        {6, 16, 27},
+        {7, 31, 13},
+        {11, 47, 64},
+        {12, 32, 1},
+        {12, 32, 384},
+        {13, 33, 17},
+        {16, 49, 27},
+        {17, 1, 5},
+        {23, 48, 100},
+        {24, 96, 385},
+        {25, 97, 200},
+        {31, 15, 33},
+        {64, 196, 57},
+        {3, 1000, 300},
+        {1, 1000, 1000},
+        {2, 129, 4097},
+        {4, 777, 65},
+        {5, 300, 70},
+        {100, 1, 50},
+        {37, 3, 800},
+        {130, 1000, 800},
+        {1030, 70, 45},
+        {50, 530, 1},
+        {64, 2049, 27},
         // ragged N with M a multiple of the tile width: the transposed (C^T) route
-        {64, 49, 100}, {512, 49, 300}, {96, 13, 64}, {2048, 7, 40}, {128, 17, 33}, {256, 3, 64},
+        {64, 49, 100},
+        {512, 49, 300},
+        {96, 13, 64},
+        {2048, 7, 40},
+        {128, 17, 33},
+        {256, 3, 64},
     };
     int64_t pads[] = {0, 3};
     for (const Case &cs : cases)
@@ -138,7 +169,8 @@ template <class T> bool check_conv(const char *isa, const ConvCase &cc, bool use
     for (auto &x : A) x = T(u(rng));
     const T sentinel = T(12345.0);
     for (int64_t i = 0; i < (int64_t)Cm.size(); ++i)
-        Cm[size_t(i)] = i / ldc < M && i % ldc < N ? (beta ? T(u(rng)) : std::numeric_limits<T>::quiet_NaN()) : sentinel;
+        Cm[size_t(i)] =
+            i / ldc < M && i % ldc < N ? (beta ? T(u(rng)) : std::numeric_limits<T>::quiet_NaN()) : sentinel;
     std::vector<T> C0 = Cm;
     ai3::fallback::ImplicitConvTable table(s);
     ai3::fallback::ImplicitConvB<T> B{in.data(), s, col0, use_table ? &table : nullptr};
@@ -167,12 +199,12 @@ template <class T> bool check_conv(const char *isa, const ConvCase &cc, bool use
         ++passed;
     } else {
         ++failed;
-        std::printf("FAIL implicit conv %s %s C=%lld %lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld M=%lld table=%d "
-                    "beta=%d threads=%d\n",
-                    isa, sizeof(T) == 4 ? "f32" : "f64", (long long)cc.C, (long long)cc.H, (long long)cc.W,
-                    (long long)cc.R, (long long)cc.S, (long long)cc.sh, (long long)cc.sw, (long long)cc.ph,
-                    (long long)cc.pw, (long long)cc.dh, (long long)cc.dw, (long long)M, int(use_table), beta,
-                    ai3::num_threads());
+        std::printf(
+            "FAIL implicit conv %s %s C=%lld %lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld M=%lld table=%d "
+            "beta=%d threads=%d\n",
+            isa, sizeof(T) == 4 ? "f32" : "f64", (long long)cc.C, (long long)cc.H, (long long)cc.W, (long long)cc.R,
+            (long long)cc.S, (long long)cc.sh, (long long)cc.sw, (long long)cc.ph, (long long)cc.pw, (long long)cc.dh,
+            (long long)cc.dw, (long long)M, int(use_table), beta, ai3::num_threads());
     }
     return ok;
 }

@@ -55,8 +55,7 @@ void residual_keeps_the_skip_alive() {
 
 void views_alias_and_dead_values_free() {
     // v1 = relu(x); v2 = reshape(v1) (view); v3 = relu(v2); v4 = sigmoid(x) (reads the input)
-    auto view = std::make_shared<ReshapeLayer>(
-        std::vector<ReshapeLayer::Entry>{{0, 0, 0}, {-1, 0, -1}}, 1, "default");
+    auto view = std::make_shared<ReshapeLayer>(std::vector<ReshapeLayer::Entry>{{0, 0, 0}, {-1, 0, -1}}, 1, "default");
     Graph g({relu(), view, sigmoid(), sigmoid()}, {{0}, {1}, {2}, {0}}, 4);
     auto p = g.plan({2, 3, 4}, DType::f32);
     expect(p.slot[2] == p.slot[1], "a view shares its input's buffer");
@@ -68,16 +67,12 @@ void bad_graphs_raise() {
     bool threw = false;
     try {
         Graph g({relu(), relu()}, {{0}, {2}}, 2);
-    } catch (const ValueError &) {
-        threw = true;
-    }
+    } catch (const ValueError &) { threw = true; }
     expect(threw, "a forward reference is rejected");
     threw = false;
     try {
         Graph g({add()}, {{0}}, 1);
-    } catch (const ValueError &) {
-        threw = true;
-    }
+    } catch (const ValueError &) { threw = true; }
     expect(threw, "a wrong number of inputs is rejected");
 }
 

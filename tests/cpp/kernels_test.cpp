@@ -35,7 +35,7 @@ template <class T> const char *tname() { return sizeof(T) == 4 ? "f32" : "f64"; 
 // |got - ref| <= tol * (scale + |ref|), scale = the magnitude of the summed terms
 template <class T>
 bool check_close(const std::vector<T> &got, const std::vector<double> &ref, const std::vector<double> &scale,
-           const std::string &what, double tol_scale = 1.0) {
+                 const std::string &what, double tol_scale = 1.0) {
     const double tol = (sizeof(T) == 4 ? 2e-5 : 1e-12) * tol_scale;
     for (size_t i = 0; i < ref.size(); ++i) {
         const double g = double(got[i]), r = ref[i];
@@ -113,9 +113,9 @@ template <class T> void check_winograd_refuses(const Conv2dParams &p, const std:
     }
 }
 
-template <class T> void run_winograd(const Conv2dParams &p, const std::vector<T> &in, const std::vector<T> &w,
-                                     const std::vector<T> &b, const std::vector<double> &ref,
-                                     const std::vector<double> &scale, const std::string &desc) {
+template <class T>
+void run_winograd(const Conv2dParams &p, const std::vector<T> &in, const std::vector<T> &w, const std::vector<T> &b,
+                  const std::vector<double> &ref, const std::vector<double> &scale, const std::string &desc) {
     // A Winograd output mixes the whole tile (and its padding) through the transforms, so its
     // rounding error follows the magnitudes around it, not its own: an output that reads only
     // padding is ~1e-16 rather than exactly 0. Scale by the largest of its (image, channel) plane.
@@ -144,26 +144,26 @@ template <class T> void run_winograd(const Conv2dParams &p, const std::vector<T>
     Conv2dParams pp = p;
     pp.max_pool_2x2 = true;
     for (const char *tile : {"2", "4"}) // both tile sizes, filters cached and per call, on every configuration
-    for (const char *ucache : {"1", "0"}) {
-        setenv("AI3_WINOGRAD_TILE", tile, 1);
-        setenv("AI3_WINOGRAD_UCACHE", ucache, 1);
-        const std::string tag = std::string(tile) + (ucache[0] == '1' ? " cached U" : " per-call U");
-        std::vector<T> out(std::max<size_t>(ref.size(), 1), T(std::nan("")));
-        auto kern = registry().get<Conv2d, T>("winograd", Backend::cpu)(p, Device{});
-        kern->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
-        out.resize(ref.size());
-        check_close(out, ref, wscale, "conv2d winograd F" + tag + " " + desc, kWinogradTol);
-        std::vector<T> pout(std::max<size_t>(pref.size(), 1) + 1, T(-7)); // one sentinel past the end
-        auto pkern = registry().get<Conv2d, T>("winograd", Backend::cpu)(pp, Device{});
-        pkern->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, pout.data()});
-        if (pout[pref.size()] != T(-7)) {
-            std::printf("FAIL conv2d winograd+pool F%s %s [%s]: wrote past the pooled output\n", tag.c_str(), desc.c_str(),
-                        tname<T>());
-            ++g_fail;
+        for (const char *ucache : {"1", "0"}) {
+            setenv("AI3_WINOGRAD_TILE", tile, 1);
+            setenv("AI3_WINOGRAD_UCACHE", ucache, 1);
+            const std::string tag = std::string(tile) + (ucache[0] == '1' ? " cached U" : " per-call U");
+            std::vector<T> out(std::max<size_t>(ref.size(), 1), T(std::nan("")));
+            auto kern = registry().get<Conv2d, T>("winograd", Backend::cpu)(p, Device{});
+            kern->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
+            out.resize(ref.size());
+            check_close(out, ref, wscale, "conv2d winograd F" + tag + " " + desc, kWinogradTol);
+            std::vector<T> pout(std::max<size_t>(pref.size(), 1) + 1, T(-7)); // one sentinel past the end
+            auto pkern = registry().get<Conv2d, T>("winograd", Backend::cpu)(pp, Device{});
+            pkern->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, pout.data()});
+            if (pout[pref.size()] != T(-7)) {
+                std::printf("FAIL conv2d winograd+pool F%s %s [%s]: wrote past the pooled output\n", tag.c_str(),
+                            desc.c_str(), tname<T>());
+                ++g_fail;
+            }
+            pout.resize(pref.size());
+            check_close(pout, pref, pscale, "conv2d winograd+maxpool F" + tag + " " + desc, kWinogradTol);
         }
-        pout.resize(pref.size());
-        check_close(pout, pref, pscale, "conv2d winograd+maxpool F" + tag + " " + desc, kWinogradTol);
-    }
     unsetenv("AI3_WINOGRAD_TILE");
     unsetenv("AI3_WINOGRAD_UCACHE");
 }
@@ -180,28 +180,28 @@ template <class V> V to_nhwc(const V &x, int64_t N, int64_t C, int64_t HW) {
 // Layout::nhwc: direct runs depthwise layers, smm and gemm 1x1/stride 1/unpadded/one-group
 // layers, with the activation epilogue too; every other (algorithm, layer) refuses.
 template <class T>
-void test_conv_nhwc(const Conv2dParams &p0, const std::vector<T> &in, const std::vector<T> &w,
-                    const std::vector<T> &b, const std::vector<double> &ref, const std::vector<double> &scale,
-                    const std::string &desc) {
+void test_conv_nhwc(const Conv2dParams &p0, const std::vector<T> &in, const std::vector<T> &w, const std::vector<T> &b,
+                    const std::vector<double> &ref, const std::vector<double> &scale, const std::string &desc) {
     Conv2dParams p = p0;
     p.layout = Layout::nhwc;
     const bool depthwise = p.groups == p.C && p.K == p.C && p.C > 0;
-    const bool pointwise = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
-                           p.pad_w == 0 && p.groups == 1 && p.P == p.H && p.Q == p.W;
+    const bool pointwise = p.R == 1 && p.S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0 &&
+                           p.groups == 1 && p.P == p.H && p.Q == p.W;
     const auto in_nhwc = to_nhwc(in, p.N, p.C, p.H * p.W);
     for (const char *algo : {"direct", "smm", "gemm", "implicit gemm", "implicit precomp gemm", "winograd"}) {
         const bool accepts = (std::string(algo) == "direct" && depthwise) ||
                              ((std::string(algo) == "smm" || std::string(algo) == "gemm") && pointwise);
         // ref already has p0's activation; without one, relu6 is tried on top
-        const std::vector<Activation> acts =
-            p0.act == Activation::none ? std::vector<Activation>{Activation::none, Activation::relu6}
-                                       : std::vector<Activation>{p0.act};
+        const std::vector<Activation> acts = p0.act == Activation::none
+                                                 ? std::vector<Activation>{Activation::none, Activation::relu6}
+                                                 : std::vector<Activation>{p0.act};
         for (Activation act : acts) {
             p.act = act;
             std::vector<T> out(std::max<size_t>(ref.size(), 1), T(std::nan("")));
             try {
-                registry().get<Conv2d, T>(algo, Backend::cpu)(p, Device{})->run(
-                    {in_nhwc.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
+                registry()
+                    .get<Conv2d, T>(algo, Backend::cpu)(p, Device{})
+                    ->run({in_nhwc.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
             } catch (const Unimplemented &) {
                 if (accepts) {
                     std::printf("FAIL conv2d %s NHWC %s: refused a layer it implements\n", algo, desc.c_str());
@@ -240,13 +240,12 @@ template <class T> void test_conv(const Conv2dParams &p, const std::string &desc
         Conv2dParams pp = p; // only winograd fuses a max pool; the others must refuse, not ignore it
         pp.max_pool_2x2 = true;
         try {
-            registry().get<Conv2d, T>(algo, Backend::cpu)(pp, Device{})->run(
-                {in.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
+            registry()
+                .get<Conv2d, T>(algo, Backend::cpu)(pp, Device{})
+                ->run({in.data(), w.data(), p.has_bias ? b.data() : nullptr, out.data()});
             std::printf("FAIL conv2d %s %s: accepted a fused max pool it cannot run\n", algo, desc.c_str());
             ++g_fail;
-        } catch (const Unimplemented &) {
-            ++g_pass;
-        }
+        } catch (const Unimplemented &) { ++g_pass; }
     }
     if (winograd_applies(p))
         run_winograd(p, in, w, b, ref, scale, desc);
@@ -258,11 +257,17 @@ template <class T> void test_conv(const Conv2dParams &p, const std::string &desc
 // winograd only: 3x3/stride 1/dilation 1 over paddings, groups (depthwise too), batch
 // sizes and small or odd spatial sizes where tiles are partial; plus the filter cache.
 template <class T> void winograd_grid() {
-    struct Pd { int64_t t, l, b, r; };
+    struct Pd {
+        int64_t t, l, b, r;
+    };
     const Pd pads[] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {2, 2, 2, 2}, {0, 1, 1, 2}, {1, 0, 2, 0}, {3, 1, 0, 2}};
-    struct Gr { int64_t C, K, groups; };
+    struct Gr {
+        int64_t C, K, groups;
+    };
     const Gr grs[] = {{3, 5, 1}, {4, 17, 1}, {6, 4, 2}, {5, 5, 5}, {8, 16, 8}, {16, 24, 4}, {1, 9, 1}, {20, 13, 1}};
-    struct Sz { int64_t H, W; };
+    struct Sz {
+        int64_t H, W;
+    };
     const Sz sizes[] = {{3, 3}, {4, 4}, {5, 7}, {1, 1}, {2, 9}, {8, 8}, {13, 6}, {17, 23}};
     int count = 0;
     for (auto sz : sizes)
@@ -280,9 +285,9 @@ template <class T> void winograd_grid() {
                 p.act = Activation(count % 3);
                 const std::string d = "grid N" + std::to_string(p.N) + " C" + std::to_string(p.C) + " K" +
                                       std::to_string(p.K) + " g" + std::to_string(p.groups) + " " +
-                                      std::to_string(p.H) + "x" + std::to_string(p.W) + " pad(" +
-                                      std::to_string(pd.t) + "," + std::to_string(pd.l) + "," + std::to_string(pd.b) +
-                                      "," + std::to_string(pd.r) + ") bias" + std::to_string(int(p.has_bias));
+                                      std::to_string(p.H) + "x" + std::to_string(p.W) + " pad(" + std::to_string(pd.t) +
+                                      "," + std::to_string(pd.l) + "," + std::to_string(pd.b) + "," +
+                                      std::to_string(pd.r) + ") bias" + std::to_string(int(p.has_bias));
                 const int64_t cpg = p.C / p.groups;
                 auto in = randv<T>(p.N * p.C * p.H * p.W), w = randv<T>(p.K * cpg * 9), b = randv<T>(p.K);
                 std::vector<double> ind(in.begin(), in.end()), wd(w.begin(), w.end()), bd(b.begin(), b.end()), ref,
@@ -291,10 +296,13 @@ template <class T> void winograd_grid() {
                 run_winograd(p, in, w, b, ref, scale, d);
             }
     // larger ones: several tile blocks, output-channel ranges, wide channel counts
-    struct Big { int64_t N, C, K, g, H, W, pad; bool bias; };
-    const Big bigs[] = {{1, 64, 72, 1, 56, 56, 1, true}, {2, 128, 40, 1, 30, 31, 1, false},
+    struct Big {
+        int64_t N, C, K, g, H, W, pad;
+        bool bias;
+    };
+    const Big bigs[] = {{1, 64, 72, 1, 56, 56, 1, true},   {2, 128, 40, 1, 30, 31, 1, false},
                         {1, 256, 264, 1, 14, 14, 1, true}, {1, 32, 32, 32, 40, 40, 1, true},
-                        {3, 3, 64, 1, 37, 29, 1, true},  {1, 96, 48, 2, 28, 28, 0, true}};
+                        {3, 3, 64, 1, 37, 29, 1, true},    {1, 96, 48, 2, 28, 28, 0, true}};
     for (auto &bg : bigs) {
         Conv2dParams p;
         p.N = bg.N, p.C = bg.C, p.K = bg.K, p.groups = bg.g, p.H = bg.H, p.W = bg.W, p.R = p.S = 3;
@@ -332,13 +340,21 @@ template <class T> void winograd_grid() {
 }
 
 template <class T> void conv_grid() {
-    struct KS { int64_t r, s; };
+    struct KS {
+        int64_t r, s;
+    };
     const KS kernels[] = {{1, 1}, {3, 3}, {5, 5}, {1, 3}, {3, 1}, {7, 7}};
-    struct St { int64_t h, w; };
+    struct St {
+        int64_t h, w;
+    };
     const St strides[] = {{1, 1}, {2, 2}, {2, 1}, {1, 2}};
-    struct Pd { int64_t t, l, b, r; }; // top, left, bottom, right (bottom/right only through P/Q)
+    struct Pd {
+        int64_t t, l, b, r;
+    }; // top, left, bottom, right (bottom/right only through P/Q)
     const Pd pads[] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {2, 2, 2, 2}, {0, 1, 1, 2}, {1, 0, 2, 0}};
-    struct Gr { int64_t C, K, groups; };
+    struct Gr {
+        int64_t C, K, groups;
+    };
     const Gr grs[] = {{3, 5, 1}, {4, 17, 1}, {6, 4, 2}, {5, 5, 5}, {4, 8, 4}, {8, 16, 2}, {1, 9, 1}};
     int count = 0;
     for (auto ks : kernels)
@@ -384,16 +400,26 @@ template <class T> void conv_grid() {
                         test_conv<T>(p, d);
                     }
     // a few larger ones: wide channel counts (full register blocks), long rows, odd sizes
-    struct Big { int64_t N, C, K, g, H, W, R, S, sh, sw, ph, pw, dh, dw; bool bias; };
+    struct Big {
+        int64_t N, C, K, g, H, W, R, S, sh, sw, ph, pw, dh, dw;
+        bool bias;
+    };
     const Big bigs[] = {
-        {1, 16, 64, 1, 30, 37, 3, 3, 1, 1, 1, 1, 1, 1, true}, {2, 13, 29, 1, 17, 19, 3, 3, 2, 2, 1, 1, 1, 1, false},
-        {1, 32, 32, 32, 23, 41, 3, 3, 1, 1, 1, 1, 1, 1, true}, {1, 32, 64, 32, 23, 21, 3, 3, 2, 2, 1, 1, 1, 1, true},
-        {1, 24, 40, 1, 20, 20, 1, 1, 1, 1, 0, 0, 1, 1, true},  {1, 24, 40, 1, 20, 20, 1, 1, 2, 2, 0, 0, 1, 1, false},
-        {1, 3, 64, 1, 45, 45, 7, 7, 2, 2, 3, 3, 1, 1, false},  {1, 12, 24, 3, 16, 16, 3, 3, 1, 1, 2, 2, 2, 2, true},
-        {2, 64, 70, 1, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, true},    {1, 8, 8, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, true},
-        {1, 8, 8, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, true},      {1, 16, 16, 1, 5, 300, 1, 5, 1, 3, 0, 2, 1, 2, true},
+        {1, 16, 64, 1, 30, 37, 3, 3, 1, 1, 1, 1, 1, 1, true},
+        {2, 13, 29, 1, 17, 19, 3, 3, 2, 2, 1, 1, 1, 1, false},
+        {1, 32, 32, 32, 23, 41, 3, 3, 1, 1, 1, 1, 1, 1, true},
+        {1, 32, 64, 32, 23, 21, 3, 3, 2, 2, 1, 1, 1, 1, true},
+        {1, 24, 40, 1, 20, 20, 1, 1, 1, 1, 0, 0, 1, 1, true},
+        {1, 24, 40, 1, 20, 20, 1, 1, 2, 2, 0, 0, 1, 1, false},
+        {1, 3, 64, 1, 45, 45, 7, 7, 2, 2, 3, 3, 1, 1, false},
+        {1, 12, 24, 3, 16, 16, 3, 3, 1, 1, 2, 2, 2, 2, true},
+        {2, 64, 70, 1, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, true},
+        {1, 8, 8, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, true},
+        {1, 8, 8, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, true},
+        {1, 16, 16, 1, 5, 300, 1, 5, 1, 3, 0, 2, 1, 2, true},
         // several cache tile blocks in direct (input of all channels > one block)
-        {1, 128, 20, 1, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, true}, {1, 96, 12, 1, 50, 50, 3, 3, 2, 2, 1, 1, 1, 1, false},
+        {1, 128, 20, 1, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, true},
+        {1, 96, 12, 1, 50, 50, 3, 3, 2, 2, 1, 1, 1, 1, false},
         {2, 256, 9, 1, 24, 24, 3, 3, 1, 1, 1, 1, 2, 2, true},
     };
     for (auto &bg : bigs) {
@@ -419,24 +445,27 @@ template <class T> void conv_grid() {
 const char *const kImplicitAlgos[] = {"implicit gemm", "implicit precomp gemm"};
 
 template <class T> void implicit_gemm_cases() {
-    struct Cs { int64_t N, C, K, g, H, W, R, S, sh, sw, pt, pl, pb, pr, dh, dw; bool bias; };
+    struct Cs {
+        int64_t N, C, K, g, H, W, R, S, sh, sw, pt, pl, pb, pr, dh, dw;
+        bool bias;
+    };
     const Cs cases[] = {
-        {1, 96, 40, 1, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true},    // CRS 864, PQ 1600
-        {1, 50, 13, 1, 33, 47, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, false},   // CRS 1250
-        {3, 16, 30, 2, 21, 23, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true},    // N*G = 6
-        {3, 7, 9, 1, 31, 29, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false},     // odd N*G, stride 2
-        {1, 8, 12, 1, 60, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, true},      // Q = 1
-        {1, 8, 12, 1, 60, 2, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, false},     // Q = 2
-        {2, 5, 7, 1, 40, 9, 3, 3, 1, 3, 1, 0, 1, 2, 1, 2, true},       // Q = 3, stride 3 in w
-        {1, 32, 32, 32, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true},   // depthwise
-        {2, 32, 64, 32, 29, 29, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false},  // depthwise x2, stride 2
-        {1, 64, 80, 1, 24, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, true},    // 1x1
-        {1, 64, 80, 1, 24, 24, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, false},   // 1x1 stride 2
-        {1, 3, 64, 1, 65, 65, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, true},     // stem-like
-        {1, 12, 20, 1, 30, 30, 3, 3, 1, 1, 4, 4, 4, 4, 4, 4, true},    // dilation 4
-        {1, 6, 10, 1, 17, 37, 3, 5, 2, 3, 0, 5, 2, 1, 3, 2, false},    // asymmetric everything
-        {1, 4, 6, 1, 5, 5, 3, 3, 1, 1, 6, 6, 6, 6, 1, 1, true},        // pad larger than the image
-        {1, 30, 530, 1, 10, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false},  // K/g 530: several MR panels, odd edge
+        {1, 96, 40, 1, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true},   // CRS 864, PQ 1600
+        {1, 50, 13, 1, 33, 47, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, false},  // CRS 1250
+        {3, 16, 30, 2, 21, 23, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true},   // N*G = 6
+        {3, 7, 9, 1, 31, 29, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false},    // odd N*G, stride 2
+        {1, 8, 12, 1, 60, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, true},     // Q = 1
+        {1, 8, 12, 1, 60, 2, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, false},    // Q = 2
+        {2, 5, 7, 1, 40, 9, 3, 3, 1, 3, 1, 0, 1, 2, 1, 2, true},      // Q = 3, stride 3 in w
+        {1, 32, 32, 32, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true},  // depthwise
+        {2, 32, 64, 32, 29, 29, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false}, // depthwise x2, stride 2
+        {1, 64, 80, 1, 24, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, true},   // 1x1
+        {1, 64, 80, 1, 24, 24, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, false},  // 1x1 stride 2
+        {1, 3, 64, 1, 65, 65, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, true},    // stem-like
+        {1, 12, 20, 1, 30, 30, 3, 3, 1, 1, 4, 4, 4, 4, 4, 4, true},   // dilation 4
+        {1, 6, 10, 1, 17, 37, 3, 5, 2, 3, 0, 5, 2, 1, 3, 2, false},   // asymmetric everything
+        {1, 4, 6, 1, 5, 5, 3, 3, 1, 1, 6, 6, 6, 6, 1, 1, true},       // pad larger than the image
+        {1, 30, 530, 1, 10, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false}, // K/g 530: several MR panels, odd edge
     };
     for (const Cs &c : cases) {
         Conv2dParams p;
@@ -446,7 +475,8 @@ template <class T> void implicit_gemm_cases() {
         p.P = out_size(p.H, c.pt, c.pb, p.R, p.stride_h, p.dil_h);
         p.Q = out_size(p.W, c.pl, c.pr, p.S, p.stride_w, p.dil_w);
         char d[200];
-        std::snprintf(d, sizeof d, "N%lld C%lld K%lld g%lld %lldx%lld k%lldx%lld s(%lld,%lld) dil(%lld,%lld) ->%lldx%lld",
+        std::snprintf(d, sizeof d,
+                      "N%lld C%lld K%lld g%lld %lldx%lld k%lldx%lld s(%lld,%lld) dil(%lld,%lld) ->%lldx%lld",
                       (long long)p.N, (long long)p.C, (long long)p.K, (long long)p.groups, (long long)p.H,
                       (long long)p.W, (long long)p.R, (long long)p.S, (long long)p.stride_h, (long long)p.stride_w,
                       (long long)p.dil_h, (long long)p.dil_w, (long long)p.P, (long long)p.Q);
@@ -486,7 +516,9 @@ template <class T> void test_linear(int64_t M, int64_t K, int64_t N, bool bias) 
         }
     std::vector<T> out(std::max<size_t>(ref.size(), 1));
     LinearParams p{M, K, N, bias};
-    registry().get<Linear, T>("direct", Backend::cpu)(p, Device{})->run({x.data(), w.data(), bias ? b.data() : nullptr, out.data()});
+    registry()
+        .get<Linear, T>("direct", Backend::cpu)(p, Device{})
+        ->run({x.data(), w.data(), bias ? b.data() : nullptr, out.data()});
     out.resize(ref.size());
     check_close(out, ref, scale, "linear M" + std::to_string(M) + " K" + std::to_string(K) + " N" + std::to_string(N));
 }
@@ -500,8 +532,9 @@ int64_t pool_out(int64_t in, int64_t k, int64_t pad, int64_t st, int64_t dil, bo
     return o;
 }
 
-template <class T> void test_pools(int64_t N, int64_t C, int64_t H, int64_t W, int64_t k, int64_t st, int64_t pad,
-                                   int64_t dil, bool ceil_mode) {
+template <class T>
+void test_pools(int64_t N, int64_t C, int64_t H, int64_t W, int64_t k, int64_t st, int64_t pad, int64_t dil,
+                bool ceil_mode) {
     Pool2dParams p;
     p.N = N, p.C = C, p.H = H, p.W = W, p.kh = k, p.kw = k == 1 ? 2 : k, p.stride_h = st, p.stride_w = st == 1 ? 2 : st;
     p.pad_h = pad, p.pad_w = std::min(pad, p.kw / 2), p.dil_h = dil, p.dil_w = dil;
@@ -522,7 +555,8 @@ template <class T> void test_pools(int64_t N, int64_t C, int64_t H, int64_t W, i
                     double m = -std::numeric_limits<double>::infinity();
                     for (int64_t i = 0; i < p.kh; ++i)
                         for (int64_t j = 0; j < p.kw; ++j) {
-                            int64_t h = oh * p.stride_h - p.pad_h + i * p.dil_h, w = ow * p.stride_w - p.pad_w + j * p.dil_w;
+                            int64_t h = oh * p.stride_h - p.pad_h + i * p.dil_h,
+                                    w = ow * p.stride_w - p.pad_w + j * p.dil_w;
                             if (h < 0 || h >= H || w < 0 || w >= W) continue;
                             double v = in[size_t((pl * H + h) * W + w)];
                             if (std::isnan(v) || v > m) m = v;
@@ -586,8 +620,9 @@ template <class T> void test_adaptive(int64_t N, int64_t C, int64_t H, int64_t W
     AdaptiveAvgPool2dParams p{N, C, H, W, P, Q};
     registry().get<AdaptiveAvgPool2d, T>("direct", Backend::cpu)(p, Device{})->run({in.data(), out.data()});
     out.resize(ref.size());
-    check_close(out, ref, {}, "adaptiveavgpool2d " + std::to_string(H) + "x" + std::to_string(W) + "->" + std::to_string(P) +
-                            "x" + std::to_string(Q));
+    check_close(out, ref, {},
+                "adaptiveavgpool2d " + std::to_string(H) + "x" + std::to_string(W) + "->" + std::to_string(P) + "x" +
+                    std::to_string(Q));
 }
 
 // ---------------------------------------------------------------- elementwise / pad
@@ -596,7 +631,8 @@ template <class T> void test_elementwise(int64_t n) {
     if (n > 2) in[1] = T(std::nan(""));
     std::vector<double> ref(static_cast<size_t>(n)), cp(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
-        ref[size_t(i)] = std::isnan(double(in[size_t(i)])) ? double(in[size_t(i)]) : std::max(0.0, double(in[size_t(i)]));
+        ref[size_t(i)] =
+            std::isnan(double(in[size_t(i)])) ? double(in[size_t(i)]) : std::max(0.0, double(in[size_t(i)]));
         cp[size_t(i)] = in[size_t(i)];
     }
     std::vector<T> out(std::max<int64_t>(n, 1));
@@ -615,8 +651,8 @@ template <class T> void test_elementwise(int64_t n) {
     check_close(io, ref, {}, "relu in-place n" + std::to_string(n));
 }
 
-template <class T> void test_pad(int64_t N, int64_t C, int64_t H, int64_t W, int64_t t, int64_t b, int64_t l, int64_t r,
-                                 PadMode mode) {
+template <class T>
+void test_pad(int64_t N, int64_t C, int64_t H, int64_t W, int64_t t, int64_t b, int64_t l, int64_t r, PadMode mode) {
     auto in = randv<T>(N * C * H * W);
     const int64_t Ho = H + t + b, Wo = W + l + r;
     std::vector<double> ref(size_t(N * C * Ho * Wo));
@@ -644,17 +680,22 @@ template <class T> void test_pad(int64_t N, int64_t C, int64_t H, int64_t W, int
     p.N = N, p.C = C, p.H = H, p.W = W, p.top = t, p.bottom = b, p.left = l, p.right = r, p.mode = mode;
     registry().get<Pad2d, T>("direct", Backend::cpu)(p, Device{})->run({in.data(), out.data()});
     out.resize(ref.size());
-    check_close(out, ref, {}, "pad2d mode" + std::to_string(int(mode)) + " " + std::to_string(H) + "x" + std::to_string(W) +
-                            " t" + std::to_string(t) + " b" + std::to_string(b) + " l" + std::to_string(l) + " r" +
-                            std::to_string(r));
+    check_close(out, ref, {},
+                "pad2d mode" + std::to_string(int(mode)) + " " + std::to_string(H) + "x" + std::to_string(W) + " t" +
+                    std::to_string(t) + " b" + std::to_string(b) + " l" + std::to_string(l) + " r" + std::to_string(r));
 }
 
 template <class T> void run_all() {
     conv_grid<T>();
     winograd_grid<T>();
     implicit_gemm_cases<T>();
-    for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {3, 17, 5}, {64, 100, 33}, {0, 4, 4},
-                           {5, 0, 3}, {1, 4096, 1000}, {37, 512, 130}})
+    for (auto [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                           {3, 17, 5},
+                           {64, 100, 33},
+                           {0, 4, 4},
+                           {5, 0, 3},
+                           {1, 4096, 1000},
+                           {37, 512, 130}})
         for (bool bias : {false, true}) test_linear<T>(M, K, N, bias);
     for (int64_t k : {1, 2, 3, 5})
         for (int64_t st : {1, 2, 3})
@@ -666,8 +707,13 @@ template <class T> void run_all() {
                     }
     test_pools<T>(0, 3, 8, 8, 2, 2, 0, 1, false);
     test_pools<T>(1, 2, 1, 1, 1, 1, 0, 1, true);
-    for (auto [H, W, P, Q] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{7, 7, 1, 1}, {7, 7, 7, 7}, {10, 13, 3, 4},
-                              {5, 5, 7, 9}, {14, 14, 6, 6}, {224, 224, 7, 7}, {3, 11, 2, 5}})
+    for (auto [H, W, P, Q] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{7, 7, 1, 1},
+                              {7, 7, 7, 7},
+                              {10, 13, 3, 4},
+                              {5, 5, 7, 9},
+                              {14, 14, 6, 6},
+                              {224, 224, 7, 7},
+                              {3, 11, 2, 5}})
         test_adaptive<T>(2, 3, H, W, P, Q);
     for (int64_t n : {0, 1, 7, 1000, 300001}) test_elementwise<T>(n);
     for (PadMode m : {PadMode::zeros, PadMode::reflect, PadMode::replicate, PadMode::circular}) {
@@ -675,7 +721,7 @@ template <class T> void run_all() {
         test_pad<T>(1, 2, 4, 4, 3, 3, 3, 3, m);
         test_pad<T>(1, 1, 3, 7, 0, 0, 2, 1, m);
         test_pad<T>(0, 2, 3, 3, 1, 1, 1, 1, m);
-        test_pad<T>(1, 2, 4, 5, -1, 1, 2, -1, m); // negative pads crop
+        test_pad<T>(1, 2, 4, 5, -1, 1, 2, -1, m);                          // negative pads crop
         if (m != PadMode::reflect) test_pad<T>(1, 2, 3, 3, 3, 0, 0, 3, m); // pad == size
     }
 }

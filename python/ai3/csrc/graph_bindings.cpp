@@ -43,7 +43,8 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
              py::arg("algorithm"), py::arg("dtype"))
         .def_static(
             "affine",
-            [h](const py::array &scale, const py::array &shift, const std::string &algorithm, const std::string &dtype) {
+            [h](const py::array &scale, const py::array &shift, const std::string &algorithm,
+                const std::string &dtype) {
                 DType d = h.parse_dtype(dtype);
                 return std::make_shared<BatchNorm2dLayer>(h.owned(scale, d), h.owned(shift, d), algorithm);
             },
@@ -64,8 +65,8 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
     py::class_<BinaryLayer, Layer, std::shared_ptr<BinaryLayer>>(m, "Binary")
         .def(py::init<BinaryLayer::Kind, std::string>(), py::arg("kind"), py::arg("algorithm"));
 
-    py::class_<CatLayer, Layer, std::shared_ptr<CatLayer>>(m, "Cat")
-        .def(py::init<int64_t, std::string>(), py::arg("dim"), py::arg("algorithm"));
+    py::class_<CatLayer, Layer, std::shared_ptr<CatLayer>>(m, "Cat").def(py::init<int64_t, std::string>(),
+                                                                         py::arg("dim"), py::arg("algorithm"));
     py::class_<SplitLayer, Layer, std::shared_ptr<SplitLayer>>(m, "Split")
         .def(py::init<int64_t, int64_t, int64_t, std::string>(), py::arg("dim"), py::arg("start"), py::arg("length"),
              py::arg("algorithm"));
@@ -85,9 +86,8 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
                  return std::make_shared<ReshapeLayer>(t, n_inputs, algorithm);
              }),
              py::arg("target"), py::arg("n_inputs"), py::arg("algorithm"));
-    py::class_<MeanLayer, Layer, std::shared_ptr<MeanLayer>>(m, "Mean")
-        .def(py::init<std::vector<int64_t>, bool, std::string>(), py::arg("dims"), py::arg("keepdim"),
-             py::arg("algorithm"));
+    py::class_<MeanLayer, Layer, std::shared_ptr<MeanLayer>>(m, "Mean").def(
+        py::init<std::vector<int64_t>, bool, std::string>(), py::arg("dims"), py::arg("keepdim"), py::arg("algorithm"));
     py::class_<LayerNormLayer, Layer, std::shared_ptr<LayerNormLayer>>(m, "LayerNorm")
         .def(py::init([h](const Shape &nshape, const std::optional<py::array> &weight,
                           const std::optional<py::array> &bias, double eps, const std::string &algorithm,
@@ -120,7 +120,8 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
                      py::gil_scoped_acquire gil;
                      std::vector<uintptr_t> addrs;
                      for (auto *p : in) addrs.push_back(reinterpret_cast<uintptr_t>(p));
-                     (*r.fn)(addrs, shapes, reinterpret_cast<uintptr_t>(out), out_shape, std::string(dtype_name(dtype)));
+                     (*r.fn)(addrs, shapes, reinterpret_cast<uintptr_t>(out), out_shape,
+                             std::string(dtype_name(dtype)));
                  };
                  return std::make_shared<CallbackLayer>(name, n_inputs, sf, rf);
              }),
@@ -187,7 +188,8 @@ void bind_graph(py::module_ &m, const GraphHelpers &h) {
                 d["slot_bytes"] = p.slot_bytes;
                 return d;
             },
-            py::arg("shape"), py::arg("dtype"), "The buffer plan for an input shape: shapes, slot per value, bytes per slot.")
+            py::arg("shape"), py::arg("dtype"),
+            "The buffer plan for an input shape: shapes, slot per value, bytes per slot.")
         .def(
             "forward",
             [h](Graph &g, uintptr_t in, const Shape &in_shape, const std::string &dtype, const py::object &device) {

@@ -122,9 +122,7 @@ PYBIND11_MODULE(_core, m) {
             PyErr_SetString(error_types().type, e.what());
         } catch (const ai3::Unimplemented &e) {
             PyErr_SetString(error_types().unimplemented, e.what());
-        } catch (const ai3::Error &e) {
-            PyErr_SetString(error_types().runtime, e.what());
-        }
+        } catch (const ai3::Error &e) { PyErr_SetString(error_types().runtime, e.what()); }
     });
 
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
@@ -168,8 +166,9 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("algorithm"), py::arg("kernel"), py::arg("stride"), py::arg("dilation"), py::arg("groups"),
         "Why a conv2d algorithm cannot run a layer of this configuration on any input, or ''.");
-    m.def("cpu_isa", [] { return std::string(fallback::detail::gemm_isa_name(fallback::detail::gemm_active_isa())); },
-          "The instruction set the CPU kernels run with (avx512, avx2, generic).");
+    m.def(
+        "cpu_isa", [] { return std::string(fallback::detail::gemm_isa_name(fallback::detail::gemm_active_isa())); },
+        "The instruction set the CPU kernels run with (avx512, avx2, generic).");
 
     m.def("registry_entries", [] {
         std::vector<std::tuple<std::string, std::string, std::string, std::string>> out;
@@ -199,8 +198,7 @@ PYBIND11_MODULE(_core, m) {
                  if (!a) throw TypeError("ai3.Tensor needs an array-like of float32 or float64");
                  py::dtype dt = a.dtype();
                  if (dt.kind() != 'f' || (dt.itemsize() != 4 && dt.itemsize() != 8))
-                     throw TypeError(str("ai3 supports float32 and float64, got dtype ",
-                                         std::string(py::str(dt))));
+                     throw TypeError(str("ai3 supports float32 and float64, got dtype ", std::string(py::str(dt))));
                  return owned_tensor(a, dt.itemsize() == 4 ? DType::f32 : DType::f64);
              }),
              py::arg("tens"))
@@ -276,8 +274,7 @@ PYBIND11_MODULE(_core, m) {
     };
 
     auto conv = py::class_<Conv2dLayer, Layer, std::shared_ptr<Conv2dLayer>>(m, "Conv2d");
-    conv
-        .def(py::init([conv_config](const py::array &weight, const std::optional<py::array> &bias,
+    conv.def(py::init([conv_config](const py::array &weight, const std::optional<py::array> &bias,
                                     std::pair<int64_t, int64_t> stride,
                                     std::tuple<int64_t, int64_t, int64_t, int64_t> padding,
                                     std::pair<int64_t, int64_t> dilation, int64_t groups, PadMode mode,
@@ -291,9 +288,8 @@ PYBIND11_MODULE(_core, m) {
         .def_static(
             "borrowed",
             [conv_config](const Shape &weight_shape, bool has_bias, std::pair<int64_t, int64_t> stride,
-                          std::tuple<int64_t, int64_t, int64_t, int64_t> padding,
-                          std::pair<int64_t, int64_t> dilation, int64_t groups, PadMode mode,
-                          const std::string &algorithm) {
+                          std::tuple<int64_t, int64_t, int64_t, int64_t> padding, std::pair<int64_t, int64_t> dilation,
+                          int64_t groups, PadMode mode, const std::string &algorithm) {
                 return std::make_shared<Conv2dLayer>(weight_shape, has_bias,
                                                      conv_config(stride, padding, dilation, groups, mode), algorithm);
             },
@@ -306,19 +302,19 @@ PYBIND11_MODULE(_core, m) {
                const std::string &activation) {
                 DType d = parse_dtype(dtype);
                 Device dev = parse_device(device);
-                Activation act = activation == "none"    ? Activation::none
-                                 : activation == "relu"  ? Activation::relu
-                                 : activation == "relu6" ? Activation::relu6
-                                                         : throw ValueError(str("unknown conv2d activation '", activation,
-                                                                                "'; expected none, relu or relu6"));
+                Activation act = activation == "none"   ? Activation::none
+                                 : activation == "relu" ? Activation::relu
+                                 : activation == "relu6"
+                                     ? Activation::relu6
+                                     : throw ValueError(str("unknown conv2d activation '", activation,
+                                                            "'; expected none, relu or relu6"));
                 l.out_shape(in_shape);
                 py::gil_scoped_release nogil;
-                l.forward_with(as_ptr(in), in_shape, as_ptr(w), b ? as_ptr(b) : nullptr,
-                               reinterpret_cast<void *>(out), d, dev, weight_version, act);
+                l.forward_with(as_ptr(in), in_shape, as_ptr(w), b ? as_ptr(b) : nullptr, reinterpret_cast<void *>(out),
+                               d, dev, weight_version, act);
             },
-            py::arg("input"), py::arg("shape"), py::arg("weight"), py::arg("bias"), py::arg("output"),
-            py::arg("dtype"), py::arg("device") = "cpu", py::arg("weight_version") = 0,
-            py::arg("activation") = "none");
+            py::arg("input"), py::arg("shape"), py::arg("weight"), py::arg("bias"), py::arg("output"), py::arg("dtype"),
+            py::arg("device") = "cpu", py::arg("weight_version") = 0, py::arg("activation") = "none");
 
     conv.def(
         "costs",
@@ -363,34 +359,35 @@ PYBIND11_MODULE(_core, m) {
     };
 
     py::class_<Pool2dLayer, Layer, std::shared_ptr<Pool2dLayer>>(m, "Pool2d")
-        .def_static("max", [pool_config](std::pair<int64_t, int64_t> k, std::pair<int64_t, int64_t> s,
-                                    std::pair<int64_t, int64_t> p, std::pair<int64_t, int64_t> d, bool ceil_mode,
-                                    const std::string &algorithm) {
-                 return std::make_shared<Pool2dLayer>(Pool2dLayer::max, pool_config(k, s, p, d, ceil_mode, true, 0),
-                                                      algorithm);
-             },
-             py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"),
-             py::arg("algorithm"))
         .def_static(
-        "avg",
-        [pool_config](std::pair<int64_t, int64_t> k, std::pair<int64_t, int64_t> s, std::pair<int64_t, int64_t> p,
-                      bool ceil_mode, bool count_include_pad, int64_t divisor_override, const std::string &algorithm) {
-            return std::make_shared<Pool2dLayer>(
-                Pool2dLayer::avg, pool_config(k, s, p, {1, 1}, ceil_mode, count_include_pad, divisor_override),
-                algorithm);
-        },
-        py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("ceil_mode"),
-        py::arg("count_include_pad"), py::arg("divisor_override"), py::arg("algorithm"));
+            "max",
+            [pool_config](std::pair<int64_t, int64_t> k, std::pair<int64_t, int64_t> s, std::pair<int64_t, int64_t> p,
+                          std::pair<int64_t, int64_t> d, bool ceil_mode, const std::string &algorithm) {
+                return std::make_shared<Pool2dLayer>(Pool2dLayer::max, pool_config(k, s, p, d, ceil_mode, true, 0),
+                                                     algorithm);
+            },
+            py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"),
+            py::arg("algorithm"))
+        .def_static(
+            "avg",
+            [pool_config](std::pair<int64_t, int64_t> k, std::pair<int64_t, int64_t> s, std::pair<int64_t, int64_t> p,
+                          bool ceil_mode, bool count_include_pad, int64_t divisor_override,
+                          const std::string &algorithm) {
+                return std::make_shared<Pool2dLayer>(
+                    Pool2dLayer::avg, pool_config(k, s, p, {1, 1}, ceil_mode, count_include_pad, divisor_override),
+                    algorithm);
+            },
+            py::arg("kernel_size"), py::arg("stride"), py::arg("padding"), py::arg("ceil_mode"),
+            py::arg("count_include_pad"), py::arg("divisor_override"), py::arg("algorithm"));
 
     py::class_<AdaptiveAvgPool2dLayer, Layer, std::shared_ptr<AdaptiveAvgPool2dLayer>>(m, "AdaptiveAvgPool2d")
         .def(py::init<int64_t, int64_t, std::string>(), py::arg("out_h"), py::arg("out_w"), py::arg("algorithm"));
 
-    py::class_<ReLULayer, Layer, std::shared_ptr<ReLULayer>>(m, "ReLU")
-        .def(py::init<std::string>(), py::arg("algorithm"));
+    py::class_<ReLULayer, Layer, std::shared_ptr<ReLULayer>>(m, "ReLU").def(py::init<std::string>(),
+                                                                            py::arg("algorithm"));
 
     py::class_<FlattenLayer, Layer, std::shared_ptr<FlattenLayer>>(m, "Flatten")
-        .def(py::init<int64_t, int64_t, std::string>(), py::arg("start_dim"), py::arg("end_dim"),
-             py::arg("algorithm"));
+        .def(py::init<int64_t, int64_t, std::string>(), py::arg("start_dim"), py::arg("end_dim"), py::arg("algorithm"));
 
     py::class_<Model, std::shared_ptr<Model>>(m, "Model")
         .def(py::init<std::vector<std::shared_ptr<Layer>>>(), py::arg("layers"))
@@ -411,7 +408,6 @@ PYBIND11_MODULE(_core, m) {
                 return mo.forward(as_ptr(in), in_shape, d, dev);
             },
             py::arg("input"), py::arg("shape"), py::arg("dtype"), py::arg("device") = "cpu");
-
 
     // The graph form of ai3.Model and its layers (graph_bindings.cpp).
     bind_graph(m, GraphHelpers{&parse_dtype, &parse_device, &owned_tensor});
