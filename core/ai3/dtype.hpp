@@ -1,5 +1,7 @@
 // Element types ai3 kernels accept. Kept tiny: every backend includes it.
 #pragma once
+#include "ai3/errors.hpp"
+
 #include <cstdint>
 #include <string>
 
@@ -9,6 +11,12 @@ enum class DType : uint8_t { f32 = 0, f64 = 1 };
 
 inline const char *dtype_name(DType d) { return d == DType::f32 ? "float32" : "float64"; }
 inline std::size_t dtype_size(DType d) { return d == DType::f32 ? 4 : 8; }
+// The dtype a Python string names, as every extension module's bindings parse it.
+inline DType parse_dtype(const std::string &s) {
+    if (s == "float32") return DType::f32;
+    if (s == "float64") return DType::f64;
+    throw TypeError(str("ai3 supports float32 and float64, got dtype ", s));
+}
 
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> {

@@ -1,4 +1,5 @@
 #include "ai3/parallel.hpp"
+#include "ai3/fingerprint.hpp"
 
 #if defined(AI3_USE_OPENMP)
 #include <omp.h>
@@ -186,44 +187,14 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 }
 #endif
 
-namespace {
-
-// Four independent multiply-xor chains per chunk keep the core busy while memory streams.
-uint64_t fingerprint_chunk(const unsigned char *p, std::size_t bytes, uint64_t seed) {
-    const uint64_t k = 0x9E3779B97F4A7C15ull;
-    uint64_t h[4] = {seed ^ 0x243F6A8885A308D3ull, seed ^ 0x13198A2E03707344ull, seed ^ 0xA4093822299F31D0ull,
-                     seed ^ 0x082EFA98EC4E6C89ull};
-    std::size_t words = bytes / 8, i = 0;
-    for (; i + 4 <= words; i += 4)
-        for (int j = 0; j < 4; ++j) {
-            uint64_t w;
-            std::memcpy(&w, p + (i + j) * 8, 8);
-            h[j] = (h[j] ^ w) * k;
-        }
-    for (; i < words; ++i) {
-        uint64_t w;
-        std::memcpy(&w, p + i * 8, 8);
-        h[0] = (h[0] ^ w) * k;
-    }
-    for (std::size_t b = words * 8; b < bytes; ++b) h[1] = (h[1] ^ p[b]) * k;
-    return (h[0] ^ (h[1] >> 17)) * k + (h[2] ^ (h[3] << 13));
-}
-
-} // namespace
-
 uint64_t fingerprint(const void *data, std::size_t bytes) {
-    const auto *p = static_cast<const unsigned char *>(data);
-    const std::size_t chunk = std::size_t(1) << 20;
-    const int64_t n = int64_t((bytes + chunk - 1) / chunk);
-    std::vector<uint64_t> parts(std::size_t(std::max<int64_t>(n, 1)), 0);
+    const int64_t n = detail::fingerprint_chunks(bytes);
+    std::vector<uint64_t> parts(std::size_t(n), 0);
     parallel_for(n, 1, [&](int64_t b, int64_t e) {
-        for (int64_t c = b; c < e; ++c) {
-            std::size_t off = std::size_t(c) * chunk;
-            parts[std::size_t(c)] = fingerprint_chunk(p + off, std::min(chunk, bytes - off), uint64_t(c));
-        }
+        for (int64_t c = b; c < e; ++c) parts[std::size_t(c)] = detail::fingerprint_part(data, bytes, c);
     });
     uint64_t h = bytes;
-    for (uint64_t x : parts) h = (h ^ x) * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    for (uint64_t x : parts) h = detail::fingerprint_combine(h, x);
     return h;
 }
 

@@ -4,6 +4,8 @@
 #include "kernel_base.hpp"
 #include "launch.hpp"
 
+#include "ai3/fingerprint.hpp"
+
 #include <cstring>
 #include <type_traits>
 
@@ -92,21 +94,7 @@ template <class T> struct LinearK final : SyclKernel<Linear, T> {
 
 } // namespace
 
-uint64_t fingerprint(const void *p, std::size_t bytes) {
-    // 4 independent FNV-style lanes over 64-bit words: memory-bound, good enough to
-    // notice any write to a weight that bypassed its version counter.
-    const unsigned char *c = static_cast<const unsigned char *>(p);
-    uint64_t h[4] = {1469598103934665603ull, 1099511628211ull, 7809847782465536322ull, 0x9e3779b97f4a7c15ull};
-    std::size_t words = bytes / 8, i = 0;
-    for (; i + 4 <= words; i += 4)
-        for (int l = 0; l < 4; ++l) {
-            uint64_t v;
-            std::memcpy(&v, c + (i + l) * 8, 8);
-            h[l] = (h[l] ^ v) * 0x100000001b3ull;
-        }
-    for (std::size_t j = i * 8; j < bytes; ++j) h[0] = (h[0] ^ c[j]) * 0x100000001b3ull;
-    return h[0] ^ (h[1] << 1) ^ (h[2] << 2) ^ (h[3] << 3);
-}
+uint64_t fingerprint(const void *p, std::size_t bytes) { return ai3::detail::fingerprint_serial(p, bytes); }
 
 template <class T> using MaxPoolK = Pool<MaxPool2d, T>;
 template <class T> using AvgPoolK = Pool<AvgPool2d, T>;

@@ -15,12 +15,6 @@ using namespace ai3::syclrt;
 
 namespace {
 
-DType parse_dtype(const std::string &s) {
-    if (s == "float32") return DType::f32;
-    if (s == "float64") return DType::f64;
-    throw TypeError(str("ai3 supports float32 and float64, got dtype ", s));
-}
-
 QueueState &from_handle(uintptr_t h) { return queue_of(Device{Backend::sycl, 0, reinterpret_cast<void *>(h)}); }
 
 // A dpctl.SyclDevice or dpctl.SyclQueue as ai3's queue for it (dpctl must be imported

@@ -4,6 +4,7 @@
 //   g++ -O3 -march=native -std=c++17 -Wall -Wextra -I core -I fallback tests/cpp/kernels_test.cpp
 //       fallback/*.cpp fallback/*/*.cpp core/src/parallel.cpp core/src/registry.cpp core/src/scratch.cpp
 //       -lpthread -o /tmp/kt && /tmp/kt   (AI3_GEMM_ISA=generic|avx2|avx512 picks the ISA path)
+#include "ai3/fingerprint.hpp"
 #include "ai3/parallel.hpp"
 #include "ai3/registry.hpp"
 #include "register.hpp"
@@ -726,10 +727,33 @@ template <class T> void run_all() {
     }
 }
 
+// The core's parallel fingerprint and the serial one the backend modules use are one
+// function; any byte change moves it.
+void test_fingerprint() {
+    std::vector<unsigned char> buf((std::size_t(1) << 21) + 13);
+    for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = (unsigned char)(rng() & 0xff);
+    for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(37), std::size_t(1) << 20, buf.size()}) {
+        const uint64_t a = fingerprint(buf.data(), n), b = detail::fingerprint_serial(buf.data(), n);
+        bool ok = a == b;
+        if (n > 0) {
+            buf[n / 2] ^= 1;
+            ok = ok && fingerprint(buf.data(), n) != a;
+            buf[n / 2] ^= 1;
+        }
+        if (ok)
+            ++g_pass;
+        else {
+            ++g_fail;
+            std::printf("FAIL fingerprint of %zu bytes\n", n);
+        }
+    }
+}
+
 } // namespace
 
 int main() {
     register_fallback(registry());
+    test_fingerprint();
     for (int threads : {2, 1}) {
         set_num_threads(threads);
         run_all<float>();

@@ -39,12 +39,6 @@ using namespace ai3;
 
 namespace {
 
-DType parse_dtype(const std::string &s) {
-    if (s == "float32") return DType::f32;
-    if (s == "float64") return DType::f64;
-    throw TypeError(str("ai3 supports float32 and float64, got dtype ", s));
-}
-
 Backend parse_backend(const std::string &name) {
     for (Backend b : {Backend::cpu, Backend::sycl, Backend::cuda, Backend::apple})
         if (name == backend_name(b)) return b;
@@ -410,5 +404,5 @@ PYBIND11_MODULE(_core, m) {
             py::arg("input"), py::arg("shape"), py::arg("dtype"), py::arg("device") = "cpu");
 
     // The graph form of ai3.Model and its layers (graph_bindings.cpp).
-    bind_graph(m, GraphHelpers{&parse_dtype, &parse_device, &owned_tensor});
+    bind_graph(m, GraphHelpers{&ai3::parse_dtype, &parse_device, &owned_tensor});
 }
