@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
+from . import _core
 from .errors import DeviceError, DTypeError, InvalidInputError
 from .tensor import Tensor
 
@@ -103,8 +104,48 @@ def usm_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], s
     return x, int(iface["data"][0]) + int(iface.get("offset", 0)) * int(typestr[-1]), shape, _USM_TYPES[typestr]
 
 
+# DLPack device types (dlpack.h's DLDeviceType) that ai3 reads, and names for the others.
+DL_CPU, DL_CUDA, DL_CUDA_HOST, DL_ONEAPI = 1, 2, 3, 14
+_DL_NAMES = {1: "CPU", 2: "CUDA", 3: "CUDA host", 4: "OpenCL", 7: "Vulkan", 8: "Metal", 10: "ROCm",
+             11: "ROCm host", 13: "CUDA managed", 14: "oneAPI (SYCL)", 15: "WebGPU", 17: "MAIA"}
+
+
+def dlpack_device_name(device: Tuple[int, int]) -> str:
+    """A DLPack (device type, id) in words, e.g. ``"CUDA device 0"``."""
+    return f"{_DL_NAMES.get(device[0], f'DLPack device type {device[0]}')} device {device[1]}"
+
+
+def is_dlpack(x: Any) -> bool:
+    """Whether ``x`` is a DLPack capsule or an object exporting one (``__dlpack__``)."""
+    return type(x).__name__ == "PyCapsule" or (hasattr(x, "__dlpack__") and hasattr(x, "__dlpack_device__"))
+
+
+def dlpack_tensor(x: Any, stream: Optional[Callable[[Tuple[int, int]], Any]] = None) -> _core.DLPackTensor:
+    """Consume a DLPack capsule, or ask an exporter for one (``stream(device)`` is the stream
+    argument its ``__dlpack__`` gets: the stream ai3 will read the memory on)."""
+    if type(x).__name__ == "PyCapsule":
+        return _core.DLPackTensor(x)
+    device = tuple(int(v) for v in x.__dlpack_device__())
+    s = stream(device) if stream is not None else None  # type: ignore[arg-type]
+    try:
+        capsule = x.__dlpack__(stream=s, max_version=(1, 0))
+    except TypeError:  # exporters older than the 2023.12 array API take no max_version
+        capsule = x.__dlpack__(stream=s)
+    return _core.DLPackTensor(capsule)
+
+
+def dlpack_host_array(t: _core.DLPackTensor, what: str = "input") -> np.ndarray:
+    """A DLPack tensor in host memory as a C-ordered numpy array (a view unless it was strided)."""
+    if t.device[0] not in (DL_CPU, DL_CUDA_HOST):
+        raise DeviceError(f"{what} is DLPack memory on the {dlpack_device_name(t.device)}, but this ai3 layer "
+                          f"runs on the CPU")
+    t.dtype  # noqa: B018  (raises DTypeError for a dtype ai3 does not run)
+    return _c_order(np.asarray(t))
+
+
 def input_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], str]:
-    """A dense CPU view of a torch tensor, numpy array or ai3.Tensor: (keep-alive, address, shape, dtype)."""
+    """A dense CPU view of a torch tensor, numpy array, ai3.Tensor or host DLPack tensor (a capsule or
+    an object with ``__dlpack__``): (keep-alive, address, shape, dtype)."""
     if isinstance(x, torch.Tensor):
         if x.device.type != "cpu":
             raise DeviceError(f"{what} is on {x.device}, but this ai3 layer runs on the CPU")
@@ -117,7 +158,11 @@ def input_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...],
         name = dtype_name(x.dtype, f"{what} dtype")
         x = _c_order(x)
         return x, x.ctypes.data, tuple(x.shape), name
-    raise DTypeError(f"{what} must be a torch.Tensor, numpy.ndarray or ai3.Tensor, got {type(x).__name__}")
+    if is_dlpack(x):
+        arr = dlpack_host_array(dlpack_tensor(x), what)
+        return arr, arr.ctypes.data, tuple(arr.shape), dtype_name(arr.dtype, f"{what} dtype")
+    raise DTypeError(f"{what} must be a torch.Tensor, numpy.ndarray, ai3.Tensor or DLPack tensor, "
+                     f"got {type(x).__name__}")
 
 
 def empty_like_input(x: Any, shape: Sequence[int], dtype: str) -> Tuple[Any, int]:

@@ -8,7 +8,19 @@ import numpy as np
 import torch
 
 from . import _core, _sycl_backend
-from ._convert import dtype_name, input_array, usm_array
+from ._convert import (
+    DL_CPU,
+    DL_CUDA,
+    DL_CUDA_HOST,
+    DL_ONEAPI,
+    dlpack_device_name,
+    dlpack_host_array,
+    dlpack_tensor,
+    dtype_name,
+    input_array,
+    is_dlpack,
+    usm_array,
+)
 from .algorithms import check_algorithm
 from .devices import Device, resolve_device
 from .errors import DeviceError, DTypeError, InvalidInputError
@@ -134,6 +146,39 @@ class Model:
                               f"a queue of that device (dpctl.SyclQueue({device.name!r}))")
         return keep, ptr, shape, dtype
 
+    def _dlpack_stream(self, device: Tuple[int, int]) -> Any:
+        """The stream argument for an exporter's ``__dlpack__``: the stream ai3 reads on."""
+        if device[0] == DL_CUDA and self._device.backend == "cuda":
+            stream = torch.cuda.current_stream(device[1]).cuda_stream
+            return stream if stream != 0 else 1  # DLPack spells CUDA's legacy default stream 1, never 0
+        return None
+
+    def _dlpack_input(self, x: Any) -> Tuple[Any, int, Tuple[int, ...], str]:
+        """A DLPack capsule or exporter: host memory is read like a numpy array, device memory in
+        place on the model's own device (a CUDA GPU, or a SYCL device whose context owns it)."""
+        t = dlpack_tensor(x, self._dlpack_stream)
+        kind, index = t.device
+        device = self._device
+        if kind in (DL_CPU, DL_CUDA_HOST):
+            arr = dlpack_host_array(t)
+            return arr, arr.ctypes.data, tuple(arr.shape), dtype_name(arr.dtype, "input dtype")
+        where = dlpack_device_name(t.device)
+        if kind == DL_CUDA:
+            if device.backend != "cuda" or device.index != index:
+                raise DeviceError(f"the input is DLPack memory on the {where}, but ai3.Model runs on {device}")
+        elif kind == DL_ONEAPI:
+            if device.backend != "sycl":
+                raise DeviceError(f"the input is DLPack memory on the {where}, but ai3.Model runs on {device}")
+            if not _sycl_backend.owns_pointer(device, t.data):
+                raise DeviceError(f"the input is DLPack memory on the {where}, outside {device.name}'s SYCL "
+                                  f"context; allocate it on a queue of that device")
+        else:
+            raise DeviceError(f"the input is DLPack memory on the {where}, which ai3 cannot read")
+        if not t.contiguous:
+            raise InvalidInputError(f"a DLPack input in device memory must be C-contiguous, got shape {t.shape} "
+                                    f"and strides {t.strides} (elements)")
+        return t, t.data, tuple(t.shape), t.dtype
+
     def _run(self, input: Any) -> Tensor:
         if isinstance(input, torch.Tensor) and input.device.type == "cuda" and self._device.backend == "cuda":
             # A CUDA tensor for a CUDA model: its device memory goes straight in (one
@@ -144,6 +189,8 @@ class Model:
             keep, ptr, shape, dtype = x, x.data_ptr(), tuple(x.shape), dtype_name(x.dtype, "input dtype")
         elif hasattr(input, "__sycl_usm_array_interface__"):  # device memory: read in place, no host copy
             keep, ptr, shape, dtype = self._usm_input(input)
+        elif not isinstance(input, (torch.Tensor, np.ndarray, Tensor)) and is_dlpack(input):
+            keep, ptr, shape, dtype = self._dlpack_input(input)
         else:
             keep, ptr, shape, dtype = input_array(input)
         if self._dtype is not None and dtype != self._dtype:
@@ -158,7 +205,9 @@ class Model:
     def predict(self, input: Any, out_type: Any = None) -> Any:
         """Returns the output after passing input through the layers.
 
-        ``input`` is a torch tensor, numpy array or ai3.Tensor. With ``out_type``
+        ``input`` is a torch tensor, numpy array, ai3.Tensor, SYCL USM array, or a DLPack
+        tensor (a capsule, or any object with ``__dlpack__``: CuPy, JAX, dpctl...) in host memory
+        or on the model's own device, read without a copy. With ``out_type``
         None the result is an :class:`ai3.Tensor`; otherwise it is converted to
         ``out_type`` (``torch.Tensor``, ``numpy.ndarray`` or ``ai3.Tensor``)
         without a copy.
@@ -191,7 +240,9 @@ class Model:
                  "ms": s * 1e3} for i, (layer, s) in enumerate(zip(self._layers, seconds))]
 
     def __call__(self, input: Any) -> Any:
-        """Like predict, returning the input's own type: torch in, torch out; numpy in, numpy out."""
+        """Like predict, returning the input's own type: torch in, torch out; numpy in, numpy out;
+        anything else (a DLPack capsule, a USM array) gives an :class:`ai3.Tensor`, which is
+        itself a DLPack exporter (``torch.from_dlpack(out)`` shares its memory)."""
         out = self._run(input)
         if isinstance(input, torch.Tensor):
             # The core Model returns host memory; a CUDA input gets its result back on its GPU.

@@ -13,6 +13,7 @@
 #include "ai3/scratch.hpp"
 #include "ai3/tuning.hpp"
 #include "gemm/gemm_isa.hpp"
+#include "dlpack.hpp"
 #include "graph_bindings.hpp"
 #include "register.hpp"
 
@@ -213,6 +214,8 @@ PYBIND11_MODULE(_core, m) {
             return py::buffer_info(static_cast<double *>(data), 8, py::format_descriptor<double>::format(),
                                    py::ssize_t(shape.size()), shape, strides);
         });
+
+    ai3::dlpack::bind(m);
 
     py::class_<Layer, std::shared_ptr<Layer>>(m, "Layer")
         .def_property_readonly("op", [](const Layer &l) { return std::string(l.op()); })
