@@ -34,6 +34,7 @@ from .errors import (
     UnsupportedError,
 )
 from .model import Model
+from .onnx_export import export_onnx, onnx_translation_table, register_torchscript_symbolic
 from .selectors import AlgorithmicSelector
 from .swap import Conv2d, swap_backend, swap_conv2d
 from .tensor import Tensor
@@ -42,6 +43,8 @@ from .warmup import warmup
 
 __version__: str = _core.build_info()["version"]
 
+# torch.onnx.export(dynamo=False) writes ai3::conv2d as a standard Conv (see ai3.onnx_export).
+register_torchscript_symbolic()
 
 
 class _Package(_types.ModuleType):
@@ -110,6 +113,8 @@ __all__ = [
     "Model",
     "Tensor",
     "Conv2d",
+    "export_onnx",
+    "onnx_translation_table",
     "AlgorithmicSelector",
     "SUPPORTED_ALGORITHMS",
     "FROM_BACKEND",

@@ -1,4 +1,5 @@
-"""ai3's torch.library operators: all of ai3's torch registration lives here.
+"""ai3's torch.library operators: all of ai3's torch registration lives here (their ONNX
+translations are in :mod:`ai3.onnx_export`).
 
 ``ai3::conv2d`` is the operator a swapped ``nn.Conv2d`` calls. Its forward runs in
 the C++ core; ``register_fake`` gives torch.compile and meta tensors the exact
