@@ -126,3 +126,66 @@ def test_cpu_model_loads_sycl_when_it_was_measured_faster(tmp_path):
 
         pytest.skip("needs the SYCL opencl:cpu:0 device")
     assert _lazy_sycl_run("sycl-faster", tmp_path) == {"device": "sycl", "sycl_loaded": True}
+
+
+# ---- the command line explains itself ------------------------------------------------------------
+
+def _cli(*args: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "ai3", *args], capture_output=True, text=True, timeout=120, cwd="/")
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_help_is_plain_text_with_defaults():
+    for args in (("--help",), ("info", "--help"), ("bench", "--help")):
+        out = _cli(*args)
+        assert "``" not in out and ":func:" not in out, out
+    bench_help = " ".join(_cli("bench", "--help").split())  # argparse wraps lines
+    for shown in ("(default: vgg16)", "(default: 224)", "(default: float32)", "(default: 5)", "(default: cpu)"):
+        assert shown in bench_help, shown
+    assert "(default: None)" not in bench_help and "(default: False)" not in bench_help
+
+
+def test_info_names_the_runtime_it_loaded():
+    out = _cli("info")
+    for status in ai3.backend_status().values():
+        for word in status.replace("(", " ").replace(")", " ").replace(",", " ").split():
+            if word.startswith("/"):  # a path in a build status must still exist (no deleted build env)
+                assert os.path.exists(word), status
+    if ai3.using_sycl():
+        line = next(x for x in out.splitlines() if x.startswith("sycl runtime: "))
+        lib = line.split()[2]
+        assert os.path.exists(lib) and "libsycl" in os.path.basename(lib), line
+
+
+def test_info_short_is_one_line():
+    out = _cli("info", "--short").strip()
+    assert "\n" not in out
+    assert ai3.__version__ in out and f"{ai3.get_num_threads()} threads" in out
+    for d in ai3.devices():
+        assert d.name in out
+
+
+class _Dist:
+    def __init__(self, text):
+        self.text = text
+
+    def read_text(self, name):
+        assert name == "direct_url.json"
+        return self.text
+
+
+@pytest.mark.parametrize("how", ["checkout", "elsewhere", "index", "archive"])
+def test_install_hints_match_how_ai3_was_installed(how, monkeypatch, tmp_path):
+    from ai3 import _install
+
+    (tmp_path / "pyproject.toml").write_text("")
+    url = {"checkout": f'{{"url": "file://{tmp_path}", "dir_info": {{}}}}',
+           "elsewhere": f'{{"url": "file://{tmp_path}", "dir_info": {{}}}}',
+           "index": None,
+           "archive": '{"url": "https://example.org/ai3-0.1.0.tar.gz", "archive_info": {}}'}[how]
+    monkeypatch.setattr(_install.metadata, "distribution", lambda name: _Dist(url))
+    monkeypatch.chdir(tmp_path if how == "checkout" else "/")
+    expected = {"checkout": "pip install '.[sycl]'", "elsewhere": f"pip install '{tmp_path}[sycl]'",
+                "index": "pip install 'ai3[sycl]'", "archive": "pip install 'ai3[sycl]'"}[how]
+    assert _install.install_command("sycl") == expected

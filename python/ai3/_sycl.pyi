@@ -4,6 +4,8 @@ from typing import Any, List, Tuple
 
 def mode() -> str:
     """'rtc' (kernels compiled at run time by the SYCL run-time compiler) or 'aot'."""
+def runtime_library() -> str:
+    """Path of the SYCL runtime library (libsycl, libacpp-rt) loaded in this process, or ''."""
 def handle_for(device_or_queue: Any) -> int:
     """ai3's queue (an opaque handle) for a dpctl.SyclDevice or dpctl.SyclQueue."""
 def device_name(handle: int) -> str: ...

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+from ._install import install_command
 from .errors import DeviceError
 
 _lock = threading.RLock()
@@ -91,7 +92,7 @@ def load() -> Any:
         try:
             import dpctl  # noqa: F401  (before ai3._sycl: its casters need dpctl's C API)
         except ImportError as e:
-            _reason = f"dpctl cannot be imported ({e}); pip install 'ai3[sycl]'"
+            _reason = f"dpctl cannot be imported ({e}); {install_command('sycl')}"
             return None
         try:
             from . import _sycl
@@ -116,7 +117,7 @@ def unavailable_reason() -> Optional[str]:
 def _no_device_reason() -> str:
     hint = ""
     if _package_file("intel-opencl-rt", "libintelocl.so") is None:
-        hint = " Install the OpenCL CPU runtime (pip install intel-opencl-rt, part of 'ai3[sycl]')."
+        hint = f" Install the OpenCL CPU runtime intel-opencl-rt: {install_command('sycl')}."
     elif "OCL_ICD_FILENAMES" in os.environ:
         hint = f" OCL_ICD_FILENAMES={os.environ['OCL_ICD_FILENAMES']}."
     return "SYCL is built, but dpctl sees no SYCL device." + hint

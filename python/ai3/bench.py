@@ -20,6 +20,7 @@ import copy
 import json
 import math
 import platform
+import re
 import statistics
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -345,16 +346,35 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     return results
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description as written, and each option's default after its help (where it has
+    one worth saying: not a flag, not None, not already described)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        return f"{text} (default: {shown})"
+
+
+def plain(doc: str) -> str:
+    """A docstring as terminal text: reST roles and double backticks dropped."""
+    doc = re.sub(r":\w+:`~?([^`]+)`", r"\1", doc)
+    return doc.replace("``", "")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", nargs="+", default=["vgg16"], help="torchvision model names (default: vgg16)")
+    p.add_argument("--models", nargs="+", default=["vgg16"], help="torchvision model names")
     p.add_argument("--layers", action="store_true", help="only the per-layer conv benchmark")
     p.add_argument("--whole", action="store_true", help="only the whole-model benchmark")
     p.add_argument("--algorithms", nargs="+", default=None,
                    help="conv algorithms per layer (default: every registered one, then guess and default)")
     p.add_argument("--devices", nargs="+", default=["cpu"], help="ai3 devices (see ai3.devices())")
-    p.add_argument("--batch", nargs="+", type=int, default=[1])
+    p.add_argument("--batch", nargs="+", type=int, default=[1], help="batch sizes")
     p.add_argument("--size", type=int, default=224, help="input height and width")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="parameter and input dtype")
     p.add_argument("--repeats", type=int, default=5, help="timed rounds per measurement (median)")
     p.add_argument("--threads", type=int, default=None, help="default: torch.get_num_threads()")
     p.add_argument("--unique", action="store_true", help="each distinct conv layer shape once")
@@ -365,8 +385,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``ai3-bench`` console script."""
-    p = argparse.ArgumentParser(prog="ai3-bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="ai3-bench", description=plain(__doc__ or ""), formatter_class=HelpFormatter)
     add_arguments(p)
     run(p.parse_args(argv))
     return 0

@@ -2,8 +2,11 @@
 // (python/ai3/_sycl_backend.py) so a missing SYCL runtime never breaks `import ai3`.
 // On import it registers its kernels and its DeviceOps into ai3._core's one
 // Registry, reached through the capsule ai3._core._registry.
+#include <link.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+
+#include <cstring>
 
 #include "dpctl4pybind11.hpp"
 #include "kernels.hpp"
@@ -27,6 +30,25 @@ uintptr_t handle_for(const py::object &obj) {
     throw ValueError(str("expected a dpctl.SyclDevice or dpctl.SyclQueue, got ", type));
 }
 
+// The SYCL runtime library this process loaded (libsycl for DPC++ and the intel-sycl-rt
+// wheel, libacpp-rt for AdaptiveCpp): the build's path may be a deleted build environment.
+std::string runtime_library() {
+    std::string found;
+    dl_iterate_phdr(
+        [](dl_phdr_info *info, std::size_t, void *out) {
+            const char *name = info->dlpi_name;
+            const char *base = name ? std::strrchr(name, '/') : nullptr;
+            base = base ? base + 1 : name;
+            if (base && (std::strncmp(base, "libsycl.so", 10) == 0 || std::strncmp(base, "libacpp-rt.so", 13) == 0)) {
+                *static_cast<std::string *>(out) = name;
+                return 1;
+            }
+            return 0;
+        },
+        &found);
+    return found;
+}
+
 } // namespace
 
 PYBIND11_MODULE(_sycl, m) {
@@ -40,6 +62,7 @@ PYBIND11_MODULE(_sycl, m) {
     reg->set_device_ops(Backend::sycl, std::make_shared<SyclDeviceOps>());
 
     m.def("mode", [] { return std::string(mode()); }, "'rtc' (kernels compiled at run time) or 'aot'.");
+    m.def("runtime_library", &runtime_library, "Path of the SYCL runtime library loaded in this process, or ''.");
     m.def("handle_for", &handle_for, py::arg("device_or_queue"),
           "ai3's queue (an opaque handle) for a dpctl.SyclDevice or dpctl.SyclQueue.");
     m.def("device_name", [](uintptr_t h) { return from_handle(h).name; }, py::arg("handle"));
