@@ -9,15 +9,19 @@ extras="test"
 if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] && [ "${AI3_TEST_SYCL:-1}" != "0" ]; then
   extras="test,sycl"
 fi
-bash scripts/setup-venv.sh "${AI3_EXTRAS:-$extras}" || exit 1
+# One build: the pip build compiles the C++ tests too (AI3_BUILD_CPP_TESTS), and ctest
+# runs them in its build tree.
+t0=$(date +%s)
+AI3_BUILD_CPP_TESTS=1 bash scripts/setup-venv.sh "${AI3_EXTRAS:-$extras}" || exit 1
 PYBIN="${AI3_VENV:-.venv}/bin/python"
 
-echo "== C++ kernel tests"
-bash scripts/cpp-tests.sh "$PYBIN" || exit 1
+echo "== C++ kernel tests (ctest in the pip build's tree)"
+AI3_CPP_TESTS_BUILD=build/pip-with-cpp-tests bash scripts/cpp-tests.sh "$PYBIN" || exit 1
 
-echo "== pytest"
+echo "== pytest (the whole suite takes about 5 minutes on 2 cores)"
 "$PYBIN" -m pytest tests -q -p no:cacheprovider "$@"
 rc=$?
+echo "== scripts/test.sh finished in $(( $(date +%s) - t0 )) s"
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests: failing" >&2
   exit 1
