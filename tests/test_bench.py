@@ -49,3 +49,17 @@ def test_bench_reports_an_algorithm_that_refuses(tmp_path):
 def test_bench_rejects_unknown_device(capsys):
     with pytest.raises(Exception, match="device"):
         main(["bench", "--models", "alexnet", "--size", "64", "--devices", "no-such-device", "--no-progress"])
+
+
+@pytest.mark.parametrize("peer", ["onnxruntime", "openvino"])
+def test_bench_times_a_peer_against_swap_backend(peer, tmp_path):
+    pytest.importorskip(peer)
+    out_json = tmp_path / "r.json"
+    main(["bench", "--models", "alexnet", "--size", "64", "--whole", "--peers", peer, "--repeats", "1",
+          "--no-progress", "--json", str(out_json)])
+    modes = {w["mode"]: w for w in json.loads(out_json.read_text())["whole"]}
+    assert set(modes) == {"swap_backend", "swap_conv2d", peer}
+    w = modes[peer]
+    assert "error" not in w, w
+    assert w["rel_error"] < 1e-4  # the peer ran the same network
+    assert w["speedup"] == pytest.approx(w["peer_s"] / w["ai3_s"])

@@ -4,13 +4,15 @@ Per layer: every conv layer of each chosen torchvision model (random weights) at
 its real input shape, as a swapped ``nn.Conv2d`` (what ``swap_conv2d`` runs) on
 each chosen algorithm and device, against the same ``nn.Conv2d`` in torch.
 Whole model: ``swap_backend`` (an ``ai3.Model``) and ``swap_conv2d`` against
-torch eager. Both are measured in one process, in alternating blocks of calls
+torch eager, and with ``--peers`` ONNX Runtime and OpenVINO against ``swap_backend``
+(peer time / ai3 time). Both are measured in one process, in alternating blocks of calls
 (median of ``--repeats`` rounds), with torch and ai3 on the same number of
 threads; the number reported is torch time / ai3 time (above 1: ai3 is faster).
 
     python -m ai3 bench --models vgg16 --batch 1 8 --json out.json --plot out.png
     python -m ai3 bench --models resnet50 --layers --unique --algorithms guess winograd
     python -m ai3 bench --models vgg16 resnet50 mobilenet_v2 --whole
+    python -m ai3 bench --models resnet50 --whole --peers onnxruntime openvino
 """
 
 from __future__ import annotations
@@ -223,40 +225,91 @@ def _cell(r: Optional[Dict[str, Any]]) -> str:
     return f"{r['speedup']:.2f}x"
 
 
+PEERS = ("onnxruntime", "openvino")
+
+
+def peer_runner(peer: str, model: nn.Module, x: torch.Tensor, threads: int) -> Timer:
+    """A CPU inference engine running ``model`` on ``x`` with ``threads`` threads: ONNX Runtime
+    on the ONNX file torch's exporter writes (all graph optimisations), or OpenVINO on the model
+    converted from torch (latency hint). Raises ImportError when the engine is not installed."""
+    if peer == "onnxruntime":
+        import onnxruntime as ort
+
+        proto = torch.onnx.export(model, (x,), dynamo=True, verbose=False).model_proto.SerializeToString()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Its idle threads would otherwise spin on the cores the interleaved ai3 call needs.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(proto, opts, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: x.numpy()}
+        return lambda: session.run(None, feed)[0]
+    if peer == "openvino":
+        import warnings
+
+        import openvino as ov
+
+        with warnings.catch_warnings():  # its converter traces with torch.jit, which warns of its deprecation
+            warnings.simplefilter("ignore", FutureWarning)
+            ov_model = ov.convert_model(model, example_input=x)
+        compiled = ov.Core().compile_model(ov_model, "CPU",
+                                           {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"})
+        request = compiled.create_infer_request()
+        xn = x.numpy()
+        return lambda: request.infer({0: xn})[compiled.output(0)]
+    raise ValueError(f"unknown peer {peer!r}: one of {', '.join(PEERS)}")
+
+
 def bench_whole(model_name: str, batch: int, size: int, dtype: torch.dtype, device: str, repeats: int,
-                progress: _Progress) -> List[Dict[str, Any]]:
-    """Whole-model results for one (model, batch, device): swap_backend and swap_conv2d vs torch eager."""
+                progress: _Progress, peers: Sequence[str] = ()) -> List[Dict[str, Any]]:
+    """Whole-model results for one (model, batch, device): swap_backend and swap_conv2d vs torch
+    eager, then each peer engine against swap_backend (``speedup`` = peer time / ai3 time)."""
     tdev = _torch_device(device)
     torch.manual_seed(0)
     model = make_model(model_name).to(device=tdev, dtype=dtype)
     x = torch.randn(batch, 3, size, size, dtype=dtype, device=tdev)
     out = []
+    backend: Optional[Timer] = None
     with torch.inference_mode():
         run_torch = _synced(lambda: model(x), tdev)
         ref = run_torch()
-        for mode in ("swap_backend", "swap_conv2d"):
+        for mode in ("swap_backend", "swap_conv2d", *peers):
             progress.step(f"{model_name} b{batch} {mode}")
             entry: Dict[str, Any] = {"model": model_name, "batch": batch, "size": size,
                                      "dtype": str(dtype).replace("torch.", ""), "device": device, "mode": mode}
             try:
                 if mode == "swap_backend":
                     am = ai3.swap_backend(model, sample_input_shape=tuple(x.shape), device=device)
-                    run_ai3 = _synced(lambda: am(x), tdev)
-                else:
+                    run_ai3 = backend = _synced(lambda: am(x), tdev)
+                elif mode == "swap_conv2d":
                     sm = copy.deepcopy(model)
                     ai3.swap_conv2d(sm, device=device)
                     run_ai3 = _synced(lambda: sm(x), tdev)
-                res = run_ai3()
-            except (NotImplementedError, ValueError, RuntimeError, TypeError) as e:
+                else:
+                    if backend is None:
+                        raise RuntimeError("swap_backend did not run, so there is nothing to compare with")
+                    with torch.inference_mode(False):
+                        run_peer = peer_runner(mode, model, x, torch.get_num_threads())
+                res = run_ai3() if mode in ("swap_backend", "swap_conv2d") else run_peer()
+            except (ImportError, NotImplementedError, ValueError, RuntimeError, TypeError) as e:
                 entry["error"] = f"{type(e).__name__}: {e}".splitlines()[0]
                 progress.write(f"    {model_name:<16} b{batch:<3} {mode:<13} n/a ({entry['error'][:90]})")
                 out.append(entry)
                 continue
             res = torch.as_tensor(res)
-            tt, ta = compare(run_torch, run_ai3, repeats, min_block_s=0.2)
-            entry.update(torch_s=tt, ai3_s=ta, speedup=tt / ta, rel_error=rel_error(res, ref))
-            progress.write(f"    {model_name:<16} b{batch:<3} {mode:<13} torch {tt * 1e3:8.2f} ms  ai3 "
-                           f"{ta * 1e3:8.2f} ms  {tt / ta:5.2f}x  err {entry['rel_error']:.1e}")
+            if mode in ("swap_backend", "swap_conv2d"):
+                tt, ta = compare(run_torch, run_ai3, repeats, min_block_s=0.2)
+                entry.update(torch_s=tt, ai3_s=ta, speedup=tt / ta, rel_error=rel_error(res, ref))
+                progress.write(f"    {model_name:<16} b{batch:<3} {mode:<13} torch {tt * 1e3:8.2f} ms  ai3 "
+                               f"{ta * 1e3:8.2f} ms  {tt / ta:5.2f}x  err {entry['rel_error']:.1e}")
+            else:
+                assert backend is not None
+                tp, ta = compare(run_peer, backend, repeats, min_block_s=0.2)
+                entry.update(peer_s=tp, ai3_s=ta, speedup=tp / ta, rel_error=rel_error(res, ref))
+                progress.write(f"    {model_name:<16} b{batch:<3} {mode:<13} peer  {tp * 1e3:8.2f} ms  ai3 "
+                               f"{ta * 1e3:8.2f} ms  {tp / ta:5.2f}x  err {entry['rel_error']:.1e} "
+                               f"(peer time / swap_backend time)")
             out.append(entry)
     return out
 
@@ -315,7 +368,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         total += sum(len(conv_layers(make_model(n), (1, 3, args.size, args.size))) for n in args.models) \
             * len(args.batch) * len(args.devices) * len(algorithms)
     if do_whole:
-        total += len(args.models) * len(args.batch) * len(args.devices) * 2
+        total += len(args.models) * len(args.batch) * len(args.devices) * (2 + len(args.peers))
     progress = _Progress(total, not args.no_progress)
     try:
         for device in args.devices:
@@ -324,7 +377,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                     if do_layers:
                         progress.write(f"\n{model_name} conv layers, batch {batch}, device {device}")
                         progress.write(f"{'#':>3} {'layer (C->K k s HxW)':<30} {'torch ms':>9} "
-                                       + " ".join(f"{a[:9]:>9}" for a in algorithms))
+                                       + " ".join(f"{_short(a):>9}" for a in algorithms))
                         r = bench_layers(model_name, batch, args.size, dtype, algorithms, device, args.repeats,
                                          args.unique, progress)
                         progress.write(f"{'':>3} {'geomean':<30} {'':>9} "
@@ -333,7 +386,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                         results["layers"].append(r)
                     if do_whole:
                         results["whole"].extend(bench_whole(model_name, batch, args.size, dtype, device,
-                                                            args.repeats, progress))
+                                                            args.repeats, progress, args.peers))
     finally:
         progress.close()
     if args.json:
@@ -365,6 +418,14 @@ def plain(doc: str) -> str:
     return doc.replace("``", "")
 
 
+_SHORT = {"implicit gemm": "impl.gemm", "implicit precomp gemm": "precomp"}
+
+
+def _short(algorithm: str) -> str:
+    """A column header of at most 9 characters that still tells the algorithms apart."""
+    return _SHORT.get(algorithm, algorithm[:9])
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", nargs="+", default=["vgg16"], help="torchvision model names")
     p.add_argument("--layers", action="store_true", help="only the per-layer conv benchmark")
@@ -381,6 +442,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default=None, help="write all results here")
     p.add_argument("--plot", default=None, help="write a PNG of per-layer speedups here (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--peers", nargs="*", default=[], choices=PEERS,
+                   help="whole model: also time these CPU engines against swap_backend (pip install onnxruntime "
+                        "onnx / openvino)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
