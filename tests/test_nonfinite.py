@@ -169,3 +169,34 @@ def test_fused_activation_gradient_matches_torch_at_nonfinite_outputs(act):
     assert_same_nonfinite(xa.grad, xr.grad)
     for pa, pr in zip(m.parameters(), ref.parameters()):
         assert_same_nonfinite(pa.grad, pr.grad)
+
+
+# Values where hardswish/hardsigmoid's pieces meet (+-3), the extremes, signed zeros and
+# the non-finite ones: torch's formula, x * min(max(x + 3, 0), 6) / 6, gives exact
+# results there that another algebraically equal formula would not.
+_EDGES = [0.0, -0.0, 3.0, -3.0, 2.9999998, -2.9999998, 3.0000002, -3.0000002, 1.0, -1.0, 0.5, 1e-30, -1e-30,
+          1e30, -1e30, 1e-40, math.nan, math.inf, -math.inf]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("op", ["hardswish", "hardsigmoid"])
+def test_hard_activations_are_bit_exact_with_torch(op, dtype, device):
+    from ai3 import layers as L
+
+    if device != "cpu" and dtype == torch.float64:
+        from helpers import sycl_has_fp64
+
+        if not sycl_has_fp64(device):
+            pytest.skip(f"{device} has no fp64")
+    layer_type, fn = {"hardswish": (L.Hardswish, torch.nn.functional.hardswish),
+                      "hardsigmoid": (L.Hardsigmoid, torch.nn.functional.hardsigmoid)}[op]
+    x = torch.cat([torch.tensor(_EDGES, dtype=dtype), randn(237, dtype=dtype, seed=5) * 4]).reshape(1, 1, 16, 16)
+    model = ai3.Model([layer_type()], device=device)
+    out = torch.as_tensor(model(x))
+    expected = fn(x)
+    assert torch.equal(torch.isnan(out), torch.isnan(expected))
+    same = torch.isnan(expected) | (out == expected)
+    assert bool(same.all()), (x[~same][:8], out[~same][:8], expected[~same][:8])
+    # and signed zeros as torch has them
+    zeros = expected == 0
+    assert torch.equal(torch.signbit(out[zeros]), torch.signbit(expected[zeros]))

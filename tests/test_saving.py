@@ -178,6 +178,9 @@ def test_bad_states_are_refused():
         ai3.Model.from_state({"version": 99})
     with pytest.raises(ai3.InvalidInputError, match="ai3.Model state"):
         ai3.Model.from_state([1, 2])
+    for bad in ([1, 2], "Conv2D", None):  # a layer state that is not a dict at all
+        with pytest.raises(ai3.InvalidInputError, match="not an ai3 layer state"):
+            ai3.layers.Layer.from_state(bad)
     state = _models()["chain"].state()
     state["layers"][0]["type"] = "NoSuchLayer"
     with pytest.raises(ai3.InvalidInputError, match="NoSuchLayer"):
