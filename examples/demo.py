@@ -66,6 +66,8 @@ def main() -> None:
     algorithms += ["guess", "default"]
     with torch.inference_mode():
         ref = vgg(x)
+        for _ in range(2):  # a fresh process's first calls also fault in memory and warm caches
+            vgg(x)
     scale = ref.abs().max().item()
 
     print(f"\nVGG16, input {tuple(x.shape)}, {args.repeats} rounds per row, torch and ai3 alternating.")
@@ -103,11 +105,12 @@ def main() -> None:
     else:
         print("  (no ai3.tune results on this machine yet, so 'default' is 'guess': its cost model's picks)")
     if max(torch_spread) > 1.25:
-        print(f"\nNote: torch's own time varied up to {max(torch_spread):.1f}x between rounds: something else is "
-              f"using the CPU. The per-round ratios stay comparable, the milliseconds do not.")
+        print(f"\nNote: torch's own time varied up to {max(torch_spread):.1f}x between rounds of a row: another "
+              f"program is using the CPU, or it is still warming up. Each round times torch and ai3 back to back, "
+              f"so the ratios stay comparable; the milliseconds do not.")
     algo, how, ratio = best
     print(f"\nFastest here: {how} with {algo!r}, {ratio:.2f}x torch. To let ai3 pick per layer on your own model, "
-          f"run ai3.tune(model, sample_input) once and swap with 'default' (see README, 'Choosing algorithms').")
+          f"run ai3.tune(model, sample_input) once: 'default' then runs each layer's measured winner.")
 
 
 if __name__ == "__main__":
