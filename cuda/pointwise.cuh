@@ -7,14 +7,17 @@
 
 namespace ai3::cuda {
 
-// Device math by overload: float calls the single-precision function, never a silent
-// promotion to double (slow on most GPUs) or a demotion of double.
-__device__ inline float dev_exp(float x) { return expf(x); }
-__device__ inline double dev_exp(double x) { return exp(x); }
-__device__ inline float dev_erf(float x) { return erff(x); }
-__device__ inline double dev_erf(double x) { return erf(x); }
-__device__ inline float dev_tanh(float x) { return tanhf(x); }
-__device__ inline double dev_tanh(double x) { return tanh(x); }
+// The math policy of ai3/ops.hpp's transcendental activations under nvcc, by overload:
+// float calls the single-precision function, never a silent promotion to double (slow on
+// most GPUs) or a demotion of double.
+struct CudaMath {
+    __host__ __device__ static float exp(float x) { return expf(x); }
+    __host__ __device__ static double exp(double x) { return ::exp(x); }
+    __host__ __device__ static float erf(float x) { return erff(x); }
+    __host__ __device__ static double erf(double x) { return ::erf(x); }
+    __host__ __device__ static float tanh(float x) { return tanhf(x); }
+    __host__ __device__ static double tanh(double x) { return ::tanh(x); }
+};
 
 // No __restrict__: the ops run in place (in == out), and each element is read by the
 // thread that writes it, so aliasing is safe.

@@ -13,6 +13,18 @@
 #include <limits>
 
 #include "ai3/ops.hpp"
+// Included here, not by the kernel headers that use them: the run-time compiler resolves
+// "ai3/..." only from this top-level file.
+#include "ai3/winograd_f2x2.hpp"
+
+namespace ai3 {
+// The math policy of ai3/ops.hpp's transcendental activations in SYCL device code.
+struct SyclMath {
+    template <class T> static T exp(T x) { return sycl::exp(x); }
+    template <class T> static T erf(T x) { return sycl::erf(x); }
+    template <class T> static T tanh(T x) { return sycl::tanh(x); }
+};
+} // namespace ai3
 
 #ifndef AI3_SYCL_DIRECT_KB
 #define AI3_SYCL_DIRECT_KB 8 // output channels per work-item (register blocking)

@@ -200,3 +200,25 @@ def test_hard_activations_are_bit_exact_with_torch(op, dtype, device):
     # and signed zeros as torch has them
     zeros = expected == 0
     assert torch.equal(torch.signbit(out[zeros]), torch.signbit(expected[zeros]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("op", ["silu", "sigmoid", "gelu", "gelu_tanh"])
+def test_transcendental_activations_match_torch_at_the_edges(op, dtype, device):
+    """sigmoid, SiLU and both GELUs (one formula each in core/ai3/ops.hpp, over each compiler's
+    exp/erf/tanh): torch's NaN/+-inf pattern exactly, exp's overflow limits, and torch's values
+    elsewhere, on every device."""
+    from ai3 import layers as L
+
+    if device != "cpu" and dtype == torch.float64:
+        from helpers import sycl_has_fp64
+
+        if not sycl_has_fp64(device):
+            pytest.skip(f"{device} has no fp64")
+    F = torch.nn.functional
+    layer, fn = {"silu": (L.SiLU(), F.silu), "sigmoid": (L.Sigmoid(), torch.sigmoid),
+                 "gelu": (L.GELU(), F.gelu), "gelu_tanh": (L.GELU("tanh"), lambda t: F.gelu(t, approximate="tanh"))}[op]
+    x = torch.cat([torch.tensor(_EDGES + [-80.0, 80.0, -800.0, 800.0], dtype=dtype),
+                   randn(233, dtype=dtype, seed=6) * 6]).reshape(1, 1, 16, 16)
+    out = torch.as_tensor(ai3.Model([layer], device=device)(x))
+    assert_same_nonfinite(out, fn(x))

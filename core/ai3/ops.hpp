@@ -46,6 +46,22 @@ template <class T> AI3_ALWAYS_INLINE T hardswish_of(T x) {
     const T r = x + T(3);
     return x * (r < T(0) ? T(0) : (r > T(6) ? T(6) : r)) / T(6);
 }
+// torch's sigmoid, SiLU and GELU (both forms), written once over a math policy M that
+// names the compiler's exp/erf/tanh: ai3::HostMath (ai3/host_math.hpp) for the CPU,
+// SyclMath (sycl/common.hpp) in SYCL device code, CudaMath (cuda/pointwise.cuh) under
+// nvcc. exp overflow gives the exact limits (sigmoid(-inf) = 0, silu(-inf) = -0), and
+// NaN passes through every formula.
+template <class M, class T> AI3_ALWAYS_INLINE T sigmoid_of(T x) { return T(1) / (T(1) + M::exp(-x)); }
+template <class M, class T> AI3_ALWAYS_INLINE T silu_of(T x) { return x / (T(1) + M::exp(-x)); }
+// x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
+template <class M, class T> AI3_ALWAYS_INLINE T gelu_erf_of(T x) {
+    return T(0.5) * x * (T(1) + M::erf(x * T(0.70710678118654752440)));
+}
+// approximate='tanh': 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+template <class M, class T> AI3_ALWAYS_INLINE T gelu_tanh_of(T x) {
+    return T(0.5) * x * (T(1) + M::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+}
+
 // x - x is 0 for finite x and NaN for NaN and +-inf: a test with no <cmath>, so SYCL
 // device code shares it (the build keeps IEEE semantics, see CMakeLists.txt).
 template <class T> AI3_ALWAYS_INLINE bool is_finite(T x) { return x - x == T(0); }

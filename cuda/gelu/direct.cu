@@ -7,14 +7,11 @@ namespace ai3::cuda {
 namespace {
 
 template <class T> struct GeluErf {
-    __device__ T operator()(T x) const { return T(0.5) * x * (T(1) + dev_erf(x * T(0.70710678118654752440))); }
+    __device__ T operator()(T x) const { return gelu_erf_of<CudaMath>(x); }
 };
 
 template <class T> struct GeluTanh {
-    __device__ T operator()(T x) const {
-        const T k = T(0.79788456080286535588), c = T(0.044715); // sqrt(2/pi)
-        return T(0.5) * x * (T(1) + dev_tanh(k * (x + c * x * x * x)));
-    }
+    __device__ T operator()(T x) const { return gelu_tanh_of<CudaMath>(x); }
 };
 
 template <class T> void launch_gelu(const GeluParams &p, const T *in, T *out, cudaStream_t s) {

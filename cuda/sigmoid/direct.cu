@@ -6,7 +6,7 @@ namespace ai3::cuda {
 namespace {
 
 template <class T> struct SigmoidFn {
-    __device__ T operator()(T x) const { return T(1) / (T(1) + dev_exp(-x)); }
+    __device__ T operator()(T x) const { return sigmoid_of<CudaMath>(x); }
 };
 
 template <class T> void launch_sigmoid(const ElementwiseParams &p, const T *in, T *out, cudaStream_t s) {

@@ -7,7 +7,7 @@ namespace ai3::cuda {
 namespace {
 
 template <class T> struct SiLUFn {
-    __device__ T operator()(T x) const { return x / (T(1) + dev_exp(-x)); }
+    __device__ T operator()(T x) const { return silu_of<CudaMath>(x); }
 };
 
 template <class T> void launch_silu(const ElementwiseParams &p, const T *in, T *out, cudaStream_t s) {

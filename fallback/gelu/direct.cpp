@@ -3,19 +3,15 @@
 #include "../kernels.hpp"
 #include "../pointwise.hpp"
 
-#include <cmath>
+#include "ai3/host_math.hpp"
 
 namespace ai3::fallback {
 
 template <class T> void gelu_direct(const GeluParams &p, const UnaryArgs<T> &a) {
-    if (p.tanh) {
-        const T k = T(0.7978845608028654), c = T(0.044715);
-        detail::pointwise(p.n, a.input, a.output,
-                          [&](T x) { return T(0.5) * x * (T(1) + std::tanh(k * (x + c * x * x * x))); });
-    } else {
-        const T r = T(0.7071067811865476);
-        detail::pointwise(p.n, a.input, a.output, [&](T x) { return T(0.5) * x * (T(1) + std::erf(x * r)); });
-    }
+    if (p.tanh)
+        detail::pointwise(p.n, a.input, a.output, [](T x) { return gelu_tanh_of<HostMath>(x); });
+    else
+        detail::pointwise(p.n, a.input, a.output, [](T x) { return gelu_erf_of<HostMath>(x); });
 }
 
 template void gelu_direct<float>(const GeluParams &, const UnaryArgs<float> &);

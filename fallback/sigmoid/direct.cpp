@@ -2,12 +2,12 @@
 #include "../kernels.hpp"
 #include "../pointwise.hpp"
 
-#include <cmath>
+#include "ai3/host_math.hpp"
 
 namespace ai3::fallback {
 
 template <class T> void sigmoid_direct(const ElementwiseParams &p, const UnaryArgs<T> &a) {
-    detail::pointwise(p.n, a.input, a.output, [](T x) { return T(1) / (T(1) + std::exp(-x)); });
+    detail::pointwise(p.n, a.input, a.output, [](T x) { return sigmoid_of<HostMath>(x); });
 }
 
 template void sigmoid_direct<float>(const ElementwiseParams &, const UnaryArgs<float> &);

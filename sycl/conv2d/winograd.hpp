@@ -26,23 +26,13 @@ template <typename T> inline void winograd_filter(sycl::nd_item<3> it, const T *
     bool finite = true;
     for (int i = 0; i < 9; ++i) finite &= is_finite(f[i]);
     if (!finite) raise_flag(flags, 1);
-    T t[4][3]; // G f
-    for (int j = 0; j < 3; ++j) {
-        T a = f[j], b = f[3 + j], d = f[6 + j];
-        t[0][j] = a;
-        t[1][j] = T(0.5) * (a + b + d);
-        t[2][j] = T(0.5) * (a - b + d);
-        t[3][j] = d;
-    }
-    for (int i = 0; i < 4; ++i) { // (G f) G^T
-        T a = t[i][0], b = t[i][1], d = t[i][2];
-        T u[4] = {a, T(0.5) * (a + b + d), T(0.5) * (a - b + d), d};
-        // Packed for the GEMM (pack_rows' layout, batch e*groups + g, M = Kg, K = Cg);
-        // padding rows of the last block are zeroed by the host.
-        constexpr int TM = AI3_SYCL_GEMM_TM;
-        const int64_t MB = ceil_div(Kg, TM);
-        for (int j = 0; j < 4; ++j) U[((((i * 4 + j) * p.groups + g) * MB + kk / TM) * Cg + c) * TM + kk % TM] = u[j];
-    }
+    T u[16];
+    winograd_f2x2::filter_transform(f, u);
+    // Packed for the GEMM (pack_rows' layout, batch e*groups + g, M = Kg, K = Cg);
+    // padding rows of the last block are zeroed by the host.
+    constexpr int TM = AI3_SYCL_GEMM_TM;
+    const int64_t MB = ceil_div(Kg, TM);
+    for (int e = 0; e < 16; ++e) U[(((e * p.groups + g) * MB + kk / TM) * Cg + c) * TM + kk % TM] = u[e];
 }
 
 // dims (C, 1, tiles padded): one 4x4 input tile of one channel per work-item.
@@ -55,28 +45,19 @@ template <typename T> inline void winograd_input(sycl::nd_item<3> it, const T *x
                   tx = t % wp.tiles_w;
     const int64_t h0 = 2 * ty - p.pad_h, w0 = 2 * tx - p.pad_w;
     const T *xc = x + (n * p.C + ch) * p.H * p.W;
-    T d[4][4];
+    T d[16];
     for (int i = 0; i < 4; ++i)
         for (int j = 0; j < 4; ++j) {
             const int64_t h = h0 + i, ww = w0 + j;
-            d[i][j] = (h >= 0 && h < p.H && ww >= 0 && ww < p.W) ? xc[h * p.W + ww] : T(0);
+            d[i * 4 + j] = (h >= 0 && h < p.H && ww >= 0 && ww < p.W) ? xc[h * p.W + ww] : T(0);
         }
     bool finite = true;
-    for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) finite &= is_finite(d[i][j]);
+    for (int e = 0; e < 16; ++e) finite &= is_finite(d[e]);
     if (!finite) raise_flag(flags, 0);
-    T b[4][4]; // B^T d
-    for (int j = 0; j < 4; ++j) {
-        b[0][j] = d[0][j] - d[2][j];
-        b[1][j] = d[1][j] + d[2][j];
-        b[2][j] = d[2][j] - d[1][j];
-        b[3][j] = d[1][j] - d[3][j];
-    }
+    T v[16];
+    winograd_f2x2::input_transform(d, v);
     const int64_t g = ch / Cg, c = ch % Cg;
-    for (int i = 0; i < 4; ++i) { // (B^T d) B
-        T v[4] = {b[i][0] - b[i][2], b[i][1] + b[i][2], b[i][2] - b[i][1], b[i][1] - b[i][3]};
-        for (int j = 0; j < 4; ++j) V[(((i * 4 + j) * p.groups + g) * Cg + c) * wp.tiles + t] = v[j];
-    }
+    for (int e = 0; e < 16; ++e) V[((e * p.groups + g) * Cg + c) * wp.tiles + t] = v[e];
 }
 
 // dims (K, 1, tiles padded): one 2x2 output tile of one output channel per work-item.
@@ -87,24 +68,19 @@ inline void winograd_output(sycl::nd_item<3> it, const T *M, const T *bias, T *y
     const int64_t k = int64_t(it.get_global_id(0)), t = int64_t(it.get_global_id(2));
     if (t >= wp.tiles) return;
     const int64_t g = k / Kg, kk = k % Kg;
-    T m[4][4];
-    for (int e = 0; e < 16; ++e) m[e / 4][e % 4] = M[((e * p.groups + g) * Kg + kk) * wp.tiles + t];
-    T a[2][4]; // A^T m
-    for (int j = 0; j < 4; ++j) {
-        a[0][j] = m[0][j] + m[1][j] + m[2][j];
-        a[1][j] = m[1][j] - m[2][j] - m[3][j];
-    }
+    T m[16], o[4];
+    for (int e = 0; e < 16; ++e) m[e] = M[((e * p.groups + g) * Kg + kk) * wp.tiles + t];
+    winograd_f2x2::output_transform(m, o);
     const int64_t per_image = wp.tiles_h * wp.tiles_w, n = t / per_image, ty = (t % per_image) / wp.tiles_w,
                   tx = t % wp.tiles_w;
     const T bv = p.has_bias ? bias[k] : T(0);
     T *yk = y + (n * p.K + k) * p.P * p.Q;
-    for (int i = 0; i < 2; ++i) { // (A^T m) A
+    for (int i = 0; i < 2; ++i) {
         const int64_t oh = 2 * ty + i;
         if (oh >= p.P) continue;
-        T o[2] = {a[i][0] + a[i][1] + a[i][2], a[i][1] - a[i][2] - a[i][3]};
         for (int j = 0; j < 2; ++j) {
             const int64_t ow = 2 * tx + j;
-            if (ow < p.Q) yk[oh * p.Q + ow] = o[j] + bv;
+            if (ow < p.Q) yk[oh * p.Q + ow] = o[i * 2 + j] + bv;
         }
     }
 }

@@ -8,10 +8,6 @@ namespace ai3::sk {
 template <typename T> inline void gelu(sycl::nd_item<1> it, const T *x, T *y, GeluParams p) {
     int64_t i = int64_t(it.get_global_id(0));
     if (i >= p.n) return;
-    T v = x[i];
-    if (p.tanh)
-        y[i] = T(0.5) * v * (T(1) + sycl::tanh(T(0.7978845608028654) * (v + T(0.044715) * v * v * v)));
-    else
-        y[i] = T(0.5) * v * (T(1) + sycl::erf(v * T(0.7071067811865476)));
+    y[i] = p.tanh ? gelu_tanh_of<SyclMath>(x[i]) : gelu_erf_of<SyclMath>(x[i]);
 }
 } // namespace ai3::sk

@@ -8,7 +8,6 @@ namespace ai3::sk {
 template <typename T> inline void sigmoid(sycl::nd_item<1> it, const T *x, T *y, int64_t n) {
     int64_t i = int64_t(it.get_global_id(0));
     if (i >= n) return;
-    T v = x[i];
-    y[i] = T(1) / (T(1) + sycl::exp(-v));
+    y[i] = sigmoid_of<SyclMath>(x[i]);
 }
 } // namespace ai3::sk

@@ -5,6 +5,8 @@
 //       fallback/*.cpp fallback/*/*.cpp core/src/parallel.cpp core/src/registry.cpp core/src/scratch.cpp
 //       -lpthread -o /tmp/kt && /tmp/kt   (AI3_GEMM_ISA=generic|avx2|avx512 picks the ISA path)
 #include "ai3/fingerprint.hpp"
+#include "ai3/winograd_f2x2.hpp"
+#include "conv2d/winograd_transforms.hpp"
 #include "ai3/parallel.hpp"
 #include "ai3/registry.hpp"
 #include "register.hpp"
@@ -749,11 +751,59 @@ void test_fingerprint() {
     }
 }
 
+// F(2x2, 3x3) exists twice by design: as code in ai3/winograd_f2x2.hpp (SYCL, CUDA) and as
+// the fallback's matrix tables (which also drive its F(4x4) and SIMD kernels), with other
+// signs. Both must compute the same output tile from the same filter and input patch.
+void test_winograd_f2x2_agrees_with_the_fallback_tables() {
+    using WM = fallback::detail::WinogradMatrices<2>;
+    std::normal_distribution<double> nd;
+    for (int trial = 0; trial < 20; ++trial) {
+        double g[9], d[16], u[16], v[16], m[16], y[4];
+        for (double &x : g) x = nd(rng);
+        for (double &x : d) x = nd(rng);
+        winograd_f2x2::filter_transform(g, u);
+        winograd_f2x2::input_transform(d, v);
+        for (int e = 0; e < 16; ++e) m[e] = u[e] * v[e];
+        winograd_f2x2::output_transform(m, y);
+        // The tables: Y = AT [ (G g G^T) .* (BT d B) ] A
+        double U[4][4] = {}, V[4][4] = {}, M[4][4], Y[2][2] = {};
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j)
+                for (int a = 0; a < 3; ++a)
+                    for (int b = 0; b < 3; ++b) U[i][j] += WM::G[i][a] * g[a * 3 + b] * WM::G[j][b];
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j)
+                for (int a = 0; a < 4; ++a)
+                    for (int b = 0; b < 4; ++b) V[i][j] += WM::BT[i][a] * d[a * 4 + b] * WM::BT[j][b];
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) M[i][j] = U[i][j] * V[i][j];
+        for (int i = 0; i < 2; ++i)
+            for (int j = 0; j < 2; ++j)
+                for (int a = 0; a < 4; ++a)
+                    for (int b = 0; b < 4; ++b) Y[i][j] += WM::AT[i][a] * M[a][b] * WM::AT[j][b];
+        bool ok = true;
+        for (int i = 0; i < 2; ++i)
+            for (int j = 0; j < 2; ++j) {
+                double direct = 0; // the convolution itself, for both
+                for (int a = 0; a < 3; ++a)
+                    for (int b = 0; b < 3; ++b) direct += g[a * 3 + b] * d[(i + a) * 4 + (j + b)];
+                ok = ok && std::abs(y[i * 2 + j] - direct) < 1e-12 && std::abs(Y[i][j] - direct) < 1e-12;
+            }
+        if (ok)
+            ++g_pass;
+        else {
+            ++g_fail;
+            std::printf("FAIL winograd F(2x2) shared transforms vs fallback tables, trial %d\n", trial);
+        }
+    }
+}
+
 } // namespace
 
 int main() {
     register_fallback(registry());
     test_fingerprint();
+    test_winograd_f2x2_agrees_with_the_fallback_tables();
     for (int threads : {2, 1}) {
         set_num_threads(threads);
         run_all<float>();
