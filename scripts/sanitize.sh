@@ -21,7 +21,7 @@ case "$mode" in
         runtime=libasan.so; openmp=AUTO
         default_tests=(tests/test_conv2d.py tests/test_fused_swap.py tests/test_swap.py tests/test_training.py
                        tests/test_nonfinite.py tests/test_edge_semantics.py tests/test_saving.py tests/test_ops.py
-                       tests/test_graph_ops.py tests/test_layouts.py tests/test_threads.py)
+                       tests/test_graph_ops.py tests/test_layouts.py tests/test_threads.py tests/test_dlpack.py)
         selection=(-k "not opencl and not cuda and not sycl") ;;
   tsan) flags="-fsanitize=thread -fno-omit-frame-pointer"; runtime=libtsan.so; openmp=OFF
         default_tests=(tests/test_threads.py); selection=(-k "not opencl and not cuda") ;;

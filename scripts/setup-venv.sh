@@ -3,8 +3,8 @@
 # checkout. Usage: scripts/setup-venv.sh [extra...]   (e.g. test, bench, sycl)
 # Environment: PYTHON (default python3), AI3_VENV (default .venv), AI3_SYCL /
 # AI3_CUDA / AI3_APPLE (backend switches passed to CMake), AI3_BUILD_CPP_TESTS=1
-# (the same build also compiles the C++ tests, kept in build/pip-with-cpp-tests for
-# scripts/cpp-tests.sh: one build of the project, not two).
+# (the same build also compiles the C++ tests, kept in $AI3_CPP_TESTS_BUILD, default
+# build/pip-with-cpp-tests, for scripts/cpp-tests.sh: one build of the project, not two).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -34,7 +34,7 @@ if [[ ",$extras," == *",sycl,"* ]]; then
 fi
 build_args=()
 if [ "${AI3_BUILD_CPP_TESTS:-0}" = 1 ]; then
-  build_args=(-C cmake.define.AI3_BUILD_CPP_TESTS=ON -C build-dir=build/pip-with-cpp-tests)
+  build_args=(-C cmake.define.AI3_BUILD_CPP_TESTS=ON -C "build-dir=${AI3_CPP_TESTS_BUILD:-build/pip-with-cpp-tests}")
 fi
 echo "== building ai3 from source (C++ core, CPU kernels, and the SYCL/CUDA backends this machine can build)"
 mkdir -p build
