@@ -134,13 +134,15 @@ def dlpack_tensor(x: Any, stream: Optional[Callable[[Tuple[int, int]], Any]] = N
     return _core.DLPackTensor(capsule)
 
 
-def dlpack_host_array(t: _core.DLPackTensor, what: str = "input") -> np.ndarray:
-    """A DLPack tensor in host memory as a C-ordered numpy array (a view unless it was strided)."""
+def dlpack_host_input(t: _core.DLPackTensor, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], str]:
+    """A DLPack tensor in host memory as a C-ordered numpy array (a view unless it was strided):
+    (keep-alive, address, shape, dtype), as :func:`input_array` returns."""
     if t.device[0] not in (DL_CPU, DL_CUDA_HOST):
         raise DeviceError(f"{what} is DLPack memory on the {dlpack_device_name(t.device)}, but this ai3 layer "
                           f"runs on the CPU")
     t.dtype  # noqa: B018  (raises DTypeError for a dtype ai3 does not run)
-    return _c_order(np.asarray(t))
+    arr = _c_order(np.asarray(t))
+    return arr, arr.ctypes.data, tuple(arr.shape), dtype_name(arr.dtype, f"{what} dtype")
 
 
 def input_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...], str]:
@@ -159,8 +161,7 @@ def input_array(x: Any, what: str = "input") -> Tuple[Any, int, Tuple[int, ...],
         x = _c_order(x)
         return x, x.ctypes.data, tuple(x.shape), name
     if is_dlpack(x):
-        arr = dlpack_host_array(dlpack_tensor(x), what)
-        return arr, arr.ctypes.data, tuple(arr.shape), dtype_name(arr.dtype, f"{what} dtype")
+        return dlpack_host_input(dlpack_tensor(x), what)
     raise DTypeError(f"{what} must be a torch.Tensor, numpy.ndarray, ai3.Tensor or DLPack tensor, "
                      f"got {type(x).__name__}")
 

@@ -14,7 +14,7 @@ from ._convert import (
     DL_CUDA_HOST,
     DL_ONEAPI,
     dlpack_device_name,
-    dlpack_host_array,
+    dlpack_host_input,
     dlpack_tensor,
     dtype_name,
     input_array,
@@ -160,8 +160,7 @@ class Model:
         kind, index = t.device
         device = self._device
         if kind in (DL_CPU, DL_CUDA_HOST):
-            arr = dlpack_host_array(t)
-            return arr, arr.ctypes.data, tuple(arr.shape), dtype_name(arr.dtype, "input dtype")
+            return dlpack_host_input(t)
         where = dlpack_device_name(t.device)
         if kind == DL_CUDA:
             if device.backend != "cuda" or device.index != index:
